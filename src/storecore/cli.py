@@ -1,0 +1,141 @@
+"""The ``storecore`` command.
+
+Subcommands so far: ``scan`` (the fast header summary of Part 10 files) and
+``transcode`` (native transfer syntax rewriting). The archive server (``serve``)
+and the network tools arrive with their issues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from storecore import __version__
+from storecore.dataset import Summary, summarize_file
+from storecore.errors import StorecoreError
+from storecore.transcode import transcode_file
+from storecore.uid import transfer_syntax, transfer_syntaxes
+
+__all__ = ["main"]
+
+_COLUMNS = (
+    ("patient_id", "Patient ID"),
+    ("patient_name", "Patient's Name"),
+    ("modality", "Mod"),
+    ("rows", "Rows"),
+    ("columns", "Cols"),
+    ("number_of_frames", "Frames"),
+    ("sop_instance_uid", "SOP Instance UID"),
+)
+
+
+def _files(paths: Sequence[str], recursive: bool) -> Iterator[Path]:
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            if not recursive:
+                raise SystemExit(f"storecore: {path} is a folder: use --recursive")
+            yield from sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            yield path
+
+
+def _row(path: Path, s: Summary) -> str:
+    ts = transfer_syntax(s.transfer_syntax_uid)
+    cells = [str(getattr(s, key) if getattr(s, key) is not None else "-") for key, _ in _COLUMNS]
+    return f"{path}  {ts.keyword}  " + "  ".join(cells)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in _files(args.files, args.recursive):
+        try:
+            summary = summarize_file(path, lenient_odd_length=args.lenient_odd_length)
+        except (StorecoreError, OSError) as exc:
+            failed += 1
+            print(f"{path}: error: {exc}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({"path": str(path), **asdict(summary)}))
+        else:
+            print(_row(path, summary))
+    return 1 if failed else 0
+
+
+def _transcode(args: argparse.Namespace) -> int:
+    try:
+        record = transcode_file(
+            args.input, args.output, args.ts, lenient_odd_length=args.lenient_odd_length
+        )
+    except (StorecoreError, OSError) as exc:
+        print(f"storecore transcode: error: {exc}", file=sys.stderr)
+        return 1
+    src, dst = transfer_syntax(record.source_ts), transfer_syntax(record.target_ts)
+    print(
+        f"{args.input} -> {args.output}: {record.path.value} ({src.keyword} -> {dst.keyword}, "
+        f"{record.bytes_in} -> {record.bytes_out} bytes, {record.codec})"
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="storecore",
+        description="storecore: a DICOM transcoding storage engine.",
+    )
+    parser.add_argument("--version", action="version", version=f"storecore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    scan = sub.add_parser(
+        "scan",
+        help="print the key attributes of Part 10 files (reads only up to the pixel data)",
+        description="Print the key attributes of Part 10 files: transfer syntax, patient, "
+        "modality, image size and SOP Instance UID. Reads each file only up to its pixel "
+        "data. Exits 1 if any file could not be read.",
+    )
+    scan.add_argument("files", nargs="+", metavar="FILE", help="files, or folders with -r")
+    scan.add_argument("-r", "--recursive", action="store_true", help="scan folders recursively")
+    scan.add_argument("--json", action="store_true", help="one JSON object per line")
+    scan.add_argument(
+        "--lenient-odd-length",
+        action="store_true",
+        help="accept odd value lengths (PS3.5 7.1.1 forbids them)",
+    )
+    scan.set_defaults(run=_scan)
+
+    native = ", ".join(t.keyword for t in transfer_syntaxes() if t.native)
+    tc = sub.add_parser(
+        "transcode",
+        help="rewrite a Part 10 file in another transfer syntax",
+        description=f"Rewrite a Part 10 file in another transfer syntax, keeping its SOP "
+        f"Instance UID. Native syntaxes for now: {native}. The output is written atomically.",
+    )
+    tc.add_argument("input", metavar="IN")
+    tc.add_argument("output", metavar="OUT")
+    tc.add_argument("--ts", required=True, help="target Transfer Syntax: UID or keyword")
+    tc.add_argument(
+        "--lenient-odd-length",
+        action="store_true",
+        help="accept odd value lengths (PS3.5 7.1.1 forbids them)",
+    )
+    tc.set_defaults(run=_transcode)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``storecore`` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except BrokenPipeError:  # e.g. piped into head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""The keys an archive indexes, read in one pass that stops before the pixel data.
+
+:func:`summarize` never builds pydicom objects: the C scanner skips every
+element but the summary keys, whose values it captures, and stops at the
+first top-level Pixel Data element (PS3.5 Section 8), recording where it starts.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from dataclasses import dataclass
+
+from storecore._ext._scanner import Scanner as _CScanner
+from storecore._typing import Buffer
+from storecore.dataset._scan import inflate
+from storecore.dataset.part10 import read_file_meta
+from storecore.errors import DatasetError
+from storecore.limits import DEFAULT_LIMITS, Limits
+from storecore.uid import TransferSyntax, transfer_syntax
+
+__all__ = ["Summary", "summarize", "summarize_file", "SUMMARY_TAGS"]
+
+#: The captured keys, in capture order (index = position).
+SUMMARY_TAGS: tuple[int, ...] = (
+    0x00080005,  # Specific Character Set
+    0x00080016,  # SOP Class UID
+    0x00080018,  # SOP Instance UID
+    0x00080060,  # Modality
+    0x00100010,  # Patient's Name
+    0x00100020,  # Patient ID
+    0x0020000D,  # Study Instance UID
+    0x0020000E,  # Series Instance UID
+    0x00280002,  # Samples per Pixel
+    0x00280004,  # Photometric Interpretation
+    0x00280008,  # Number of Frames
+    0x00280010,  # Rows
+    0x00280011,  # Columns
+    0x00280100,  # Bits Allocated
+    0x00280101,  # Bits Stored
+    0x00280103,  # Pixel Representation
+)
+_PIXEL_TAGS = 0x7FE00008  # Float Pixel Data, Double Float Pixel Data, Pixel Data: all >= this
+_READ_CHUNK = 64 * 1024
+_UNDEFINED = 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The keys of one instance (the Patient/Study/Series/Instance levels and image shape).
+
+    String attributes are None when absent; image attributes are None when absent.
+    ``pixel_data_offset`` is the offset of the Pixel Data value in the scanned
+    buffer (or file), ``pixel_data_length`` its encoded length (None when
+    encapsulated, i.e. undefined length), ``pixel_data_tag`` the element found.
+    """
+
+    sop_class_uid: str | None
+    sop_instance_uid: str | None
+    study_instance_uid: str | None
+    series_instance_uid: str | None
+    patient_id: str | None
+    patient_name: str | None
+    modality: str | None
+    specific_character_set: tuple[str, ...]
+    rows: int | None
+    columns: int | None
+    samples_per_pixel: int | None
+    bits_allocated: int | None
+    bits_stored: int | None
+    pixel_representation: int | None
+    photometric_interpretation: str | None
+    number_of_frames: int | None
+    transfer_syntax_uid: str
+    dataset_offset: int
+    pixel_data_tag: int | None
+    pixel_data_offset: int | None
+    pixel_data_length: int | None
+
+
+# Python codecs of the single-byte and UTF-8 character sets (PS3.3 C.12.1.1.2);
+# ISO 2022 code extensions go through pydicom's decoder.
+_SIMPLE_CHARSETS = {
+    "": "ascii",
+    "ISO_IR 6": "ascii",
+    "ISO_IR 100": "latin_1",
+    "ISO_IR 101": "iso8859_2",
+    "ISO_IR 109": "iso8859_3",
+    "ISO_IR 110": "iso8859_4",
+    "ISO_IR 144": "iso8859_5",
+    "ISO_IR 127": "iso8859_6",
+    "ISO_IR 126": "iso8859_7",
+    "ISO_IR 138": "iso8859_8",
+    "ISO_IR 148": "iso8859_9",
+    "ISO_IR 203": "iso8859_15",
+    "ISO_IR 13": "shift_jis",
+    "ISO_IR 166": "tis_620",
+    "ISO_IR 192": "utf_8",
+    "GB18030": "GB18030",
+    "GBK": "GBK",
+}
+
+
+def _str(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    return raw.rstrip(b"\x00 ").decode("ascii", "replace")
+
+
+def _decode_text(raw: bytes | None, charsets: tuple[str, ...]) -> str | None:
+    if raw is None:
+        return None
+    raw = raw.rstrip(b"\x00 ")
+    if len(charsets) <= 1:
+        codec = _SIMPLE_CHARSETS.get(charsets[0] if charsets else "")
+        if codec is not None:
+            return raw.decode(codec, "replace")
+    # ISO 2022 code extensions (PS3.5 6.1.2.5): rare, so pydicom is imported lazily
+    from pydicom.charset import convert_encodings, decode_bytes
+
+    encodings = convert_encodings([c or "ISO_IR 6" for c in charsets])
+    return str(decode_bytes(raw, encodings, {0x5E, 0x3D}))
+
+
+def _us(raw: bytes | None, big: bool) -> int | None:
+    if raw is None or len(raw) < 2:
+        return None
+    return int(struct.unpack(">H" if big else "<H", raw[:2])[0])
+
+
+def _is(raw: bytes | None) -> int | None:
+    if raw is None:
+        return None
+    text = raw.strip(b"\x00 ")
+    try:
+        return int(text.split(b"\\")[0]) if text else None
+    except ValueError:
+        return None
+
+
+def _build(scanner: _CScanner, ts: TransferSyntax, dataset_offset: int, base: int) -> Summary:
+    cap = scanner.capture
+    big = not ts.little_endian
+    charset_raw = _str(cap(0))
+    charsets = tuple(v.strip() for v in charset_raw.split("\\")) if charset_raw else ()
+    stopped = scanner.stopped_at
+    pixel_tag: int | None = None
+    pixel_offset: int | None = None
+    pixel_length: int | None = None
+    if stopped is not None:
+        pixel_tag = stopped.tag
+        pixel_offset = base + stopped.value_offset
+        pixel_length = None if stopped.length == _UNDEFINED else stopped.length
+    return Summary(
+        sop_class_uid=_str(cap(1)),
+        sop_instance_uid=_str(cap(2)),
+        study_instance_uid=_str(cap(6)),
+        series_instance_uid=_str(cap(7)),
+        patient_id=_decode_text(cap(5), charsets),
+        patient_name=_decode_text(cap(4), charsets),
+        modality=_str(cap(3)),
+        specific_character_set=charsets,
+        rows=_us(cap(11), big),
+        columns=_us(cap(12), big),
+        samples_per_pixel=_us(cap(8), big),
+        bits_allocated=_us(cap(13), big),
+        bits_stored=_us(cap(14), big),
+        pixel_representation=_us(cap(15), big),
+        photometric_interpretation=_str(cap(9)),
+        number_of_frames=_is(cap(10)),
+        transfer_syntax_uid=ts.uid,
+        dataset_offset=dataset_offset,
+        pixel_data_tag=pixel_tag,
+        pixel_data_offset=pixel_offset,
+        pixel_data_length=pixel_length,
+    )
+
+
+def _scanner(ts: TransferSyntax, limits: Limits, lenient_odd_length: bool) -> _CScanner:
+    return _CScanner(
+        ts.implicit_vr,
+        not ts.little_endian,
+        max_element_length=limits.max_element_length,
+        max_sequence_depth=limits.max_sequence_depth,
+        lenient_odd_length=lenient_odd_length,
+        tokens=False,
+        stop_tag=_PIXEL_TAGS,
+        capture=SUMMARY_TAGS,
+        max_captured_value=limits.max_captured_value,
+    )
+
+
+def summarize(
+    buffer: Buffer,
+    transfer_syntax_uid: str | TransferSyntax | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    lenient_odd_length: bool = False,
+) -> Summary:
+    """Summarize a Part 10 file's bytes, or a bare dataset in a given syntax.
+
+    Parameters
+    ----------
+    buffer : bytes-like
+        A whole Part 10 file (when `transfer_syntax_uid` is None) or a dataset.
+    transfer_syntax_uid : str or TransferSyntax, optional
+        The dataset's transfer syntax; None means `buffer` is a Part 10 file.
+
+    Raises
+    ------
+    DatasetError
+        The bytes before the pixel data are not a valid dataset.
+
+    References
+    ----------
+    PS3.5 Sections 7 and 8; PS3.10 Section 7.1.
+    """
+    with memoryview(buffer) as view:  # released on every exit: callers may close an mmap
+        return _summarize(view, transfer_syntax_uid, limits, lenient_odd_length)
+
+
+def _summarize(
+    view: memoryview,
+    transfer_syntax_uid: str | TransferSyntax | None,
+    limits: Limits,
+    lenient_odd_length: bool,
+) -> Summary:
+    if transfer_syntax_uid is None:
+        meta = read_file_meta(view)
+        ts = transfer_syntax(meta.transfer_syntax_uid)
+        offset = meta.dataset_offset
+    else:
+        ts = (
+            transfer_syntax_uid
+            if isinstance(transfer_syntax_uid, TransferSyntax)
+            else transfer_syntax(transfer_syntax_uid)
+        )
+        offset = 0
+    scanner = _scanner(ts, limits, lenient_odd_length)
+    if ts.deflated:
+        scanner.feed(inflate(view[offset:]))
+        base = 0  # offsets refer to the inflated dataset
+    else:
+        scanner.feed(view[offset:])
+        base = offset
+    scanner.close()
+    return _build(scanner, ts, offset, base)
+
+
+def summarize_file(
+    path: str | os.PathLike[str],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    lenient_odd_length: bool = False,
+) -> Summary:
+    """Summarize a Part 10 file, reading only up to its pixel data.
+
+    The file is read in 64 KiB chunks until the scanner reaches the top-level
+    Pixel Data element, so a 1 GB image costs one or two reads.
+    """
+    with open(path, "rb", buffering=0) as f:
+        head = f.read(_READ_CHUNK)
+        try:
+            meta = read_file_meta(head)
+        except DatasetError:
+            if len(head) < _READ_CHUNK or head[128:132] != b"DICM":
+                raise
+            # a meta header longer than the first chunk: map the whole file
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                return summarize(m, limits=limits, lenient_odd_length=lenient_odd_length)
+        ts = transfer_syntax(meta.transfer_syntax_uid)
+        if ts.deflated:
+            return summarize(head + f.read(), limits=limits, lenient_odd_length=lenient_odd_length)
+        scanner = _scanner(ts, limits, lenient_odd_length)
+        scanner.feed(memoryview(head)[meta.dataset_offset :])
+        while not scanner.done:
+            chunk = f.read(_READ_CHUNK)
+            if not chunk:
+                break
+            scanner.feed(chunk)
+        scanner.close()
+        return _build(scanner, ts, meta.dataset_offset, meta.dataset_offset)

@@ -1,0 +1,64 @@
+"""The storecore command, run as a user would (in a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pydicom
+from pydicom.data import get_testdata_file
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "storecore.cli", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_help_of_every_subcommand() -> None:
+    for cmd in ([], ["scan"], ["transcode"]):
+        out = run(*cmd, "--help")
+        assert out.returncode == 0 and "usage: storecore" in out.stdout
+
+
+def test_scan_json() -> None:
+    path = get_testdata_file("CT_small.dcm")
+    out = run("scan", "--json", path)
+    assert out.returncode == 0, out.stderr
+    row = json.loads(out.stdout)
+    assert row["sop_instance_uid"] == pydicom.dcmread(path).SOPInstanceUID
+    assert row["rows"] == 128
+
+
+def test_scan_reports_failures_with_exit_code(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"nope")
+    out = run("scan", get_testdata_file("CT_small.dcm"), str(bad))
+    assert out.returncode == 1
+    assert "bad.dcm: error: not a DICOM Part 10 file" in out.stderr
+    assert "CT_small.dcm" in out.stdout
+
+
+def test_transcode(tmp_path: Path) -> None:
+    src = get_testdata_file("CT_small.dcm")
+    dst = tmp_path / "out.dcm"
+    out = run("transcode", src, str(dst), "--ts", "ExplicitVRBigEndian")
+    assert out.returncode == 0, out.stderr
+    assert "SUPPORTED" in out.stdout
+    a, b = pydicom.dcmread(src), pydicom.dcmread(dst)
+    assert b.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.2"
+    assert (a.pixel_array == b.pixel_array).all()
+
+
+def test_transcode_refuses_compressed_target(tmp_path: Path) -> None:
+    out = run(
+        "transcode",
+        get_testdata_file("CT_small.dcm"),
+        str(tmp_path / "o.dcm"),
+        "--ts",
+        "JPEGBaseline8Bit",
+    )
+    assert out.returncode == 1 and "not a native syntax" in out.stderr
+    assert not (tmp_path / "o.dcm").exists()
