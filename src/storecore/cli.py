@@ -34,13 +34,13 @@ _COLUMNS = (
 )
 
 
-def _files(paths: Sequence[str], recursive: bool) -> Iterator[Path]:
+def _files(paths: Sequence[str], recursive: bool, pattern: str) -> Iterator[Path]:
     for name in paths:
         path = Path(name)
         if path.is_dir():
             if not recursive:
                 raise SystemExit(f"storecore: {path} is a folder: use --recursive")
-            yield from sorted(p for p in path.rglob("*") if p.is_file())
+            yield from sorted(p for p in path.rglob(pattern) if p.is_file())
         else:
             yield path
 
@@ -53,7 +53,7 @@ def _row(path: Path, s: Summary) -> str:
 
 def _scan(args: argparse.Namespace) -> int:
     failed = 0
-    for path in _files(args.files, args.recursive):
+    for path in _files(args.files, args.recursive, args.glob):
         try:
             summary = summarize_file(path, lenient_odd_length=args.lenient_odd_length)
         except (StorecoreError, OSError) as exc:
@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("files", nargs="+", metavar="FILE", help="files, or folders with -r")
     scan.add_argument("-r", "--recursive", action="store_true", help="scan folders recursively")
+    scan.add_argument(
+        "--glob", default="*", metavar="PATTERN", help="with -r: only files matching (default *)"
+    )
     scan.add_argument("--json", action="store_true", help="one JSON object per line")
     scan.add_argument(
         "--lenient-odd-length",

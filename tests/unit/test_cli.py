@@ -62,3 +62,14 @@ def test_transcode_refuses_compressed_target(tmp_path: Path) -> None:
     )
     assert out.returncode == 1 and "not a native syntax" in out.stderr
     assert not (tmp_path / "o.dcm").exists()
+
+
+def test_scan_folder_recursively_with_a_pattern(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    src = Path(get_testdata_file("CT_small.dcm"))
+    (tmp_path / "sub" / "a.dcm").write_bytes(src.read_bytes())
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    out = run("scan", "-r", "--glob", "*.dcm", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("\n") == 1 and "a.dcm" in out.stdout
+    assert run("scan", str(tmp_path)).returncode != 0  # a folder needs -r

@@ -615,6 +615,11 @@ cdef class Scanner:
             raise IndexError(index)
         return self.captured(index)
 
+    def captures(self):
+        """Every captured value at once, as a tuple in capture order (None where absent)."""
+        cdef int i
+        return tuple([self.captured(i) for i in range(self.ncapture)])
+
     def capture_vr(self, int index):
         """The VR the index-th captured element was read with ("" if absent)."""
         if not 0 <= index < self.ncapture:

@@ -168,11 +168,11 @@ def _read_file_meta(
         end = len(view)
     else:
         end = start + stopped.offset
-    elements: dict[int, bytes] = {}
-    for i, tag in enumerate(_CAPTURE):
-        value = scanner.capture(i)
-        if value is not None:
-            elements[tag] = value
+    elements = {
+        tag: value
+        for tag, value in zip(_CAPTURE, scanner.captures(), strict=True)
+        if value is not None
+    }
     if 0x00020000 in elements:
         (group_length,) = struct.unpack("<I", elements[0x00020000])
         first = start + 12  # the group length element is 12 bytes

@@ -140,9 +140,26 @@ def _is(raw: bytes | None) -> int | None:
 
 
 def _build(scanner: _CScanner, ts: TransferSyntax, dataset_offset: int, base: int) -> Summary:
-    cap = scanner.capture
+    (
+        charset,
+        sop_class,
+        sop_instance,
+        modality,
+        name,
+        pid,
+        study,
+        series,
+        samples,
+        photometric,
+        frames,
+        rows,
+        columns,
+        bits_allocated,
+        bits_stored,
+        pixel_rep,
+    ) = scanner.captures()  # in SUMMARY_TAGS order
     big = not ts.little_endian
-    charset_raw = _str(cap(0))
+    charset_raw = _str(charset)
     charsets = tuple(v.strip() for v in charset_raw.split("\\")) if charset_raw else ()
     stopped = scanner.stopped_at
     pixel_tag: int | None = None
@@ -153,22 +170,22 @@ def _build(scanner: _CScanner, ts: TransferSyntax, dataset_offset: int, base: in
         pixel_offset = base + stopped.value_offset
         pixel_length = None if stopped.length == _UNDEFINED else stopped.length
     return Summary(
-        sop_class_uid=_str(cap(1)),
-        sop_instance_uid=_str(cap(2)),
-        study_instance_uid=_str(cap(6)),
-        series_instance_uid=_str(cap(7)),
-        patient_id=_decode_text(cap(5), charsets),
-        patient_name=_decode_text(cap(4), charsets),
-        modality=_str(cap(3)),
+        sop_class_uid=_str(sop_class),
+        sop_instance_uid=_str(sop_instance),
+        study_instance_uid=_str(study),
+        series_instance_uid=_str(series),
+        patient_id=_decode_text(pid, charsets),
+        patient_name=_decode_text(name, charsets),
+        modality=_str(modality),
         specific_character_set=charsets,
-        rows=_us(cap(11), big),
-        columns=_us(cap(12), big),
-        samples_per_pixel=_us(cap(8), big),
-        bits_allocated=_us(cap(13), big),
-        bits_stored=_us(cap(14), big),
-        pixel_representation=_us(cap(15), big),
-        photometric_interpretation=_str(cap(9)),
-        number_of_frames=_is(cap(10)),
+        rows=_us(rows, big),
+        columns=_us(columns, big),
+        samples_per_pixel=_us(samples, big),
+        bits_allocated=_us(bits_allocated, big),
+        bits_stored=_us(bits_stored, big),
+        pixel_representation=_us(pixel_rep, big),
+        photometric_interpretation=_str(photometric),
+        number_of_frames=_is(frames),
         transfer_syntax_uid=ts.uid,
         dataset_offset=dataset_offset,
         pixel_data_tag=pixel_tag,
