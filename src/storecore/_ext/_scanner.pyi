@@ -34,8 +34,8 @@ def lookup_dictionary_vr(tag: int) -> str: ...
 class Scanner:
     done: bool
     closed: bool
-    def __init__(
-        self,
+    def __new__(
+        cls,
         implicit_vr: bool = False,
         big_endian: bool = False,
         *,
@@ -46,7 +46,7 @@ class Scanner:
         stop_tag: int = 0,
         capture: Sequence[int] = (),
         max_captured_value: int = 1024,
-    ) -> None: ...
+    ) -> Scanner: ...
     def feed(self, data: Buffer) -> list[Token]: ...
     def close(self) -> list[Token]: ...
     @property
