@@ -86,12 +86,15 @@ def transcode_dataset(
         source = inflate(source)
     sink = write
     compressor = None
+    compressed = 0
     if dst.deflated:
         compressor = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -15)
 
         def sink(chunk: Buffer) -> None:
+            nonlocal compressed
             data = compressor.compress(chunk)
             if data:
+                compressed += len(data)
                 write(data)
 
     n = transcode_native(
@@ -108,6 +111,7 @@ def transcode_dataset(
     if compressor is not None:
         tail = compressor.flush()
         write(tail)
+        return compressed + len(tail)
     return int(n)
 
 
