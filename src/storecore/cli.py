@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 from storecore import __version__
@@ -61,7 +60,7 @@ def _scan(args: argparse.Namespace) -> int:
             print(f"{path}: error: {exc}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps({"path": str(path), **asdict(summary)}))
+            print(json.dumps({"path": str(path), **summary._asdict()}))
         else:
             print(_row(path, summary))
     return 1 if failed else 0

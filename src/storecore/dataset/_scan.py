@@ -9,9 +9,9 @@ inflated stream.
 from __future__ import annotations
 
 import mmap
-import zlib
 from collections.abc import Iterable
 
+from storecore import _deflate
 from storecore._ext._scanner import Scanner as _CScanner
 from storecore._ext._scanner import Token, TokenKind, lookup_dictionary_vr
 from storecore._typing import Buffer
@@ -20,9 +20,6 @@ from storecore.limits import DEFAULT_LIMITS, Limits
 from storecore.uid import TransferSyntax, transfer_syntax
 
 __all__ = ["Scanner", "Token", "TokenKind", "scan", "inflate", "lookup_dictionary_vr"]
-
-# zlib window bits for a raw deflate stream (RFC 1951, no zlib header), as PS3.5 A.5 asks.
-_RAW_DEFLATE = -15
 
 
 def _encoding(ts: TransferSyntax) -> tuple[bool, bool]:
@@ -70,14 +67,14 @@ class Scanner:
             max_sequence_depth=limits.max_sequence_depth,
             lenient_odd_length=lenient_odd_length,
         )
-        self._inflater = zlib.decompressobj(_RAW_DEFLATE) if self.transfer_syntax.deflated else None
+        self._inflater = _deflate.decompressobj() if self.transfer_syntax.deflated else None
 
     def feed(self, data: Buffer) -> list[Token]:
         """Scan the next chunk and return the tokens it completed."""
         if self._inflater is not None:
             try:
                 data = self._inflater.decompress(data)
-            except zlib.error as exc:
+            except _deflate.ERRORS as exc:
                 raise DatasetError(f"deflated dataset is corrupt: {exc}", self._c.offset) from None
         tokens: list[Token] = self._c.feed(data)
         return tokens
@@ -88,7 +85,9 @@ class Scanner:
         if self._inflater is not None:
             try:
                 rest = self._inflater.flush()
-            except zlib.error as exc:  # pragma: no cover - flush raises only on internal errors
+            except (
+                _deflate.ERRORS
+            ) as exc:  # pragma: no cover - flush raises only on internal errors
                 raise DatasetError(f"deflated dataset is corrupt: {exc}", self._c.offset) from None
             if not self._inflater.eof:
                 raise DatasetError(
@@ -145,14 +144,14 @@ def inflate(buffer: Buffer, limit: int | None = None) -> bytes:
 
     Raises DatasetError if the stream is corrupt, truncated, or inflates past `limit`.
     """
-    d = zlib.decompressobj(_RAW_DEFLATE)
+    d = _deflate.decompressobj()
     try:
         out = d.decompress(buffer, limit or 0)
         if limit is not None and d.unconsumed_tail:
             raise DatasetError(f"deflated dataset inflates past {limit} bytes", limit)
         out += d.flush()
-    except zlib.error as exc:
+    except _deflate.ERRORS as exc:
         raise DatasetError(f"deflated dataset is corrupt: {exc}") from None
     if not d.eof:
         raise DatasetError("deflated dataset ends before its deflate stream", len(out))
-    return out
+    return bytes(out)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import mmap
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from storecore._ext._scanner import Scanner as _CScanner
 from storecore._typing import Buffer
@@ -77,8 +76,7 @@ _LONG_VRS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class FileMeta:
+class FileMeta(NamedTuple):
     """The File Meta Information of a Part 10 file.
 
     Attributes
@@ -106,8 +104,8 @@ class FileMeta:
     implementation_version_name: str | None
     source_application_entity_title: str | None
     dataset_offset: int
-    has_preamble: bool = True
-    elements: dict[int, bytes] = field(default_factory=dict, compare=False)
+    has_preamble: bool
+    elements: dict[int, bytes]
 
 
 def _text(raw: bytes | None) -> str | None:

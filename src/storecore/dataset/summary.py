@@ -10,8 +10,9 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from dataclasses import dataclass
+from typing import BinaryIO, NamedTuple
 
+from storecore import _deflate
 from storecore._ext._scanner import Scanner as _CScanner
 from storecore._typing import Buffer
 from storecore.dataset._scan import inflate
@@ -46,14 +47,15 @@ _READ_CHUNK = 64 * 1024
 _UNDEFINED = 0xFFFFFFFF
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
+class Summary(NamedTuple):
     """The keys of one instance (the Patient/Study/Series/Instance levels and image shape).
 
     String attributes are None when absent; image attributes are None when absent.
     ``pixel_data_offset`` is the offset of the Pixel Data value in the scanned
-    buffer (or file), ``pixel_data_length`` its encoded length (None when
-    encapsulated, i.e. undefined length), ``pixel_data_tag`` the element found.
+    buffer (or file; for a deflated dataset, in the inflated dataset),
+    ``pixel_data_length`` its encoded length (None when encapsulated, i.e.
+    undefined length), ``pixel_data_tag`` the element found. An immutable
+    named tuple: it is built once per received instance, on the hot path.
     """
 
     sop_class_uid: str | None
@@ -287,9 +289,10 @@ def summarize_file(
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
                 return summarize(m, limits=limits, lenient_odd_length=lenient_odd_length)
         ts = transfer_syntax(meta.transfer_syntax_uid)
-        if ts.deflated:
-            return summarize(head + f.read(), limits=limits, lenient_odd_length=lenient_odd_length)
         scanner = _scanner(ts, limits, lenient_odd_length)
+        if ts.deflated:
+            _feed_deflated(scanner, f, memoryview(head)[meta.dataset_offset :])
+            return _build(scanner, ts, meta.dataset_offset, 0)
         scanner.feed(memoryview(head)[meta.dataset_offset :])
         while not scanner.done:
             chunk = f.read(_READ_CHUNK)
@@ -298,3 +301,26 @@ def summarize_file(
             scanner.feed(chunk)
         scanner.close()
         return _build(scanner, ts, meta.dataset_offset, meta.dataset_offset)
+
+
+def _feed_deflated(scanner: _CScanner, f: BinaryIO, first: memoryview) -> None:
+    """Inflate (PS3.5 A.5) only as far as the scanner needs: it stops at the pixel data."""
+    inflater = _deflate.decompressobj()
+    pending: Buffer = first
+    while not scanner.done:
+        try:
+            out = inflater.decompress(pending, _READ_CHUNK)
+        except _deflate.ERRORS as exc:
+            raise DatasetError(f"deflated dataset is corrupt: {exc}", scanner.offset) from None
+        if out:
+            scanner.feed(out)
+        pending = inflater.unconsumed_tail
+        if not pending:
+            if inflater.eof:
+                break
+            pending = f.read(_READ_CHUNK)
+            if not pending:
+                raise DatasetError(
+                    "deflated dataset ends before its deflate stream", scanner.offset
+                )
+    scanner.close()

@@ -11,11 +11,10 @@ from __future__ import annotations
 import mmap
 import os
 import tempfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from storecore import __version__
+from storecore import __version__, _deflate
 from storecore._ext._native import transcode_native
 from storecore._typing import Buffer
 from storecore.dataset._scan import inflate
@@ -25,12 +24,11 @@ from storecore.limits import DEFAULT_LIMITS, Limits
 from storecore.transcode.records import TranscodePath, TranscodeRecord
 from storecore.uid import TransferSyntax, transfer_syntax
 
-__all__ = ["transcode_dataset", "transcode_file", "NATIVE_CODEC"]
+__all__ = ["transcode_dataset", "transcode_part10", "transcode_file", "NATIVE_CODEC"]
 
 NATIVE_CODEC = f"storecore.native {__version__}"
-# Deflate level for Deflated Explicit VR LE output: zlib's default, the
-# size/speed balance dcmtk also uses (dcmtk's --compression-level default 6).
-_DEFLATE_LEVEL = 6
+# Below this size a file is read in one call; above it, mapped (flat memory).
+_MMAP_THRESHOLD = 64 * 1024 * 1024
 
 
 def _native(ts: str | TransferSyntax) -> TransferSyntax:
@@ -88,7 +86,7 @@ def transcode_dataset(
     compressor = None
     compressed = 0
     if dst.deflated:
-        compressor = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -15)
+        compressor = _deflate.compressobj()
 
         def sink(chunk: Buffer) -> None:
             nonlocal compressed
@@ -115,6 +113,60 @@ def transcode_dataset(
     return int(n)
 
 
+def _codec(src: TransferSyntax, dst: TransferSyntax) -> str:
+    if src.deflated or dst.deflated:
+        return f"{NATIVE_CODEC} + {_deflate.BACKEND} deflate"
+    return NATIVE_CODEC
+
+
+def transcode_part10(
+    source: Buffer,
+    target_ts: str | TransferSyntax,
+    write: Callable[[Buffer], object],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    lenient_odd_length: bool = False,
+) -> TranscodeRecord:
+    """Transcode a whole Part 10 file held in a buffer, writing the new file to `write`.
+
+    The File Meta Information is written anew (the target Transfer Syntax UID,
+    storecore's Implementation Class UID; the SOP Class/Instance UID and the
+    Source AE Title kept), then the rewritten dataset.
+
+    Returns
+    -------
+    TranscodeRecord
+        Path SUPPORTED: native rewriting keeps the SOP Instance UID.
+    """
+    dst = _native(target_ts)
+    with memoryview(source) as view:
+        meta = read_file_meta(view)
+        src = _native(meta.transfer_syntax_uid)
+        header = encode_file_meta(
+            meta.media_storage_sop_class_uid,
+            meta.media_storage_sop_instance_uid,
+            dst.uid,
+            source_ae_title=meta.source_application_entity_title,
+        )
+        write(header)
+        with view[meta.dataset_offset :] as dataset:
+            n = transcode_dataset(
+                dataset, src, dst, write, limits=limits, lenient_odd_length=lenient_odd_length
+            )
+            bytes_in = len(dataset)
+    uid = meta.media_storage_sop_instance_uid or None
+    return TranscodeRecord(
+        source_ts=src.uid,
+        target_ts=dst.uid,
+        path=TranscodePath.SUPPORTED,
+        codec=_codec(src, dst),
+        original_sop_instance_uid=uid,
+        sop_instance_uid=uid,
+        bytes_in=bytes_in,
+        bytes_out=n,
+    )
+
+
 def transcode_file(
     source_path: str | os.PathLike[str],
     target_path: str | os.PathLike[str],
@@ -126,49 +178,32 @@ def transcode_file(
     """Transcode a Part 10 file into another native syntax, atomically.
 
     The output is written to a temporary file beside `target_path` and renamed
-    into place only when complete, so a failure leaves no partial file.
+    into place only when complete, so a failure leaves no partial file. Files
+    over 64 MiB are mapped rather than read, so memory stays flat.
     """
-    dst = _native(target_ts)
     target = Path(target_path)
-    with open(source_path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-        meta = read_file_meta(m)
-        src = _native(meta.transfer_syntax_uid)
-        dataset = memoryview(m)[meta.dataset_offset :]
-        bytes_in = len(dataset)
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=".storecore-", dir=target.parent or ".")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(
-                        encode_file_meta(
-                            meta.media_storage_sop_class_uid,
-                            meta.media_storage_sop_instance_uid,
-                            dst.uid,
-                            source_ae_title=meta.source_application_entity_title,
-                        )
-                    )
-                    n = transcode_dataset(
-                        dataset,
-                        src,
-                        dst,
+    fd, tmp = tempfile.mkstemp(prefix=".storecore-", dir=target.parent)
+    try:
+        with open(source_path, "rb", buffering=0) as f, os.fdopen(fd, "wb") as out:
+            if os.fstat(f.fileno()).st_size > _MMAP_THRESHOLD:
+                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                    record = transcode_part10(
+                        m,
+                        target_ts,
                         out.write,
                         limits=limits,
                         lenient_odd_length=lenient_odd_length,
                     )
-                os.replace(tmp, target)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        finally:
-            dataset.release()
-    uid = meta.media_storage_sop_instance_uid or None
-    return TranscodeRecord(
-        source_ts=src.uid,
-        target_ts=dst.uid,
-        path=TranscodePath.SUPPORTED,
-        codec=NATIVE_CODEC,
-        original_sop_instance_uid=uid,
-        sop_instance_uid=uid,
-        bytes_in=bytes_in,
-        bytes_out=n,
-    )
+            else:
+                record = transcode_part10(
+                    f.read(),
+                    target_ts,
+                    out.write,
+                    limits=limits,
+                    lenient_odd_length=lenient_odd_length,
+                )
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return record
