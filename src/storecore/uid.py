@@ -69,6 +69,8 @@ _FAMILIES: Final = frozenset(
         "hevc",
         "jpip",
         "smpte2110",
+        "jpegxl",
+        "deflate-frames",
         # The two retired syntaxes of the 1.2.840.10008.1.2.6 arc (RFC 2557 MIME
         # encapsulation, XML Encoding) named a document packaging, not a binary
         # encoding of the Data Set; no family above describes them.
@@ -268,6 +270,34 @@ _STANDARD_SYNTAX_PROPERTIES: Final[dict[str, tuple[str, str, str]]] = {
     "SMPTEST211020UncompressedInterlacedActiveVideo": ("", "separate", "smpte2110"),
     "SMPTEST211030PCMDigitalAudio": ("", "separate", "smpte2110"),
     "Papyrus3ImplicitVRLittleEndian": ("I", "native", "native"),
+    # A.4.12 (JPEG XL, 2024) and A.4.13 (Deflated Image Frame Compression, 2023)
+    "JPEGXLLossless": ("E", "encapsulated", "jpegxl"),
+    "JPEGXLJPEGRecompression": ("EL", "encapsulated", "jpegxl"),
+    "JPEGXL": ("EL", "encapsulated", "jpegxl"),
+    "DeflatedImageFrameCompression": ("E", "encapsulated", "deflate-frames"),
+}
+
+# Transfer syntaxes of the current standard that pydicom 3.0.2's dictionary
+# predates, as PS3.6 Table A-1 names them (pynetdicom adds the same four entries
+# to pydicom's dictionary when it is imported). pydicom's own entry wins once
+# it has one.
+_NEWER_THAN_PYDICOM: Final[dict[str, tuple[str, str, str, str, str]]] = {
+    "1.2.840.10008.1.2.4.110": ("JPEG XL Lossless", "Transfer Syntax", "", "", "JPEGXLLossless"),
+    "1.2.840.10008.1.2.4.111": (
+        "JPEG XL JPEG Recompression",
+        "Transfer Syntax",
+        "",
+        "",
+        "JPEGXLJPEGRecompression",
+    ),
+    "1.2.840.10008.1.2.4.112": ("JPEG XL", "Transfer Syntax", "", "", "JPEGXL"),
+    "1.2.840.10008.1.2.8.1": (
+        "Deflated Image Frame Compression",
+        "Transfer Syntax",
+        "",
+        "",
+        "DeflatedImageFrameCompression",
+    ),
 }
 
 # Both indexes hold the same records. _TS_BY_UID keeps insertion order: the
@@ -277,7 +307,10 @@ _TS_BY_KEYWORD: dict[str, TransferSyntax] = {}
 
 
 def _load_standard_syntaxes() -> None:
-    for uid, (name, kind, _info, retired, keyword) in UID_dictionary.items():
+    entries = dict(UID_dictionary)
+    for uid, entry in _NEWER_THAN_PYDICOM.items():
+        entries.setdefault(uid, entry)
+    for uid, (name, kind, _info, retired, keyword) in entries.items():
         if kind != "Transfer Syntax":
             continue
         properties = _STANDARD_SYNTAX_PROPERTIES.get(keyword)

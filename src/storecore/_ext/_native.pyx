@@ -175,7 +175,10 @@ cdef class _Writer:
             chunk = OBUF_SIZE - self.n
             if <uint64_t>chunk > length:
                 chunk = length
-            if width and chunk >= width:
+            if width and <uint64_t>width > length:
+                # a trailing partial unit (odd lengths, lenient mode): copied as is
+                width = 0
+            elif width and chunk >= width:
                 chunk -= chunk % width
             elif width:
                 # fewer than `width` bytes of room: flush and retry with an empty buffer

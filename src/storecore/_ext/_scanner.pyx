@@ -432,10 +432,11 @@ cdef class Scanner:
             for i in range(self.ncapture):
                 if self.capture_tags[i] == tag:
                     if length <= self.max_capture:
-                        self.cur_capture = i
-                        self.cur_capture_fill = 0
                         self.capture_len[i] = length
                         self.capture_vrs[i] = vr
+                        if length:  # an empty value is complete already: nothing to copy
+                            self.cur_capture = i
+                            self.cur_capture_fill = 0
                     break
         self.skip = length
         return 0

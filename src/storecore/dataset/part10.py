@@ -172,6 +172,10 @@ def _read_file_meta(
         if value is not None
     }
     if 0x00020000 in elements:
+        if len(elements[0x00020000]) != 4:
+            raise DatasetError(
+                "File Meta Information Group Length is not a 4-byte UL", start, "(0002,0000)"
+            )
         (group_length,) = struct.unpack("<I", elements[0x00020000])
         first = start + 12  # the group length element is 12 bytes
         if first + group_length != end and not lenient_meta_group_length:

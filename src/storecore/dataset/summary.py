@@ -10,12 +10,12 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from typing import BinaryIO, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from storecore import _deflate
 from storecore._ext._scanner import Scanner as _CScanner
 from storecore._typing import Buffer
-from storecore.dataset._scan import inflate
 from storecore.dataset.part10 import read_file_meta
 from storecore.errors import DatasetError
 from storecore.limits import DEFAULT_LIMITS, Limits
@@ -121,8 +121,13 @@ def _decode_text(raw: bytes | None, charsets: tuple[str, ...]) -> str | None:
     # ISO 2022 code extensions (PS3.5 6.1.2.5): rare, so pydicom is imported lazily
     from pydicom.charset import convert_encodings, decode_bytes
 
-    encodings = convert_encodings([c or "ISO_IR 6" for c in charsets])
-    return str(decode_bytes(raw, encodings, {0x5E, 0x3D}))
+    try:
+        encodings = convert_encodings([c or "ISO_IR 6" for c in charsets])
+        return str(decode_bytes(raw, encodings, {0x5E, 0x3D}))
+    except (LookupError, ValueError):
+        # a Specific Character Set no codec knows (PS3.3 C.12.1.1.2 lists the
+        # defined terms): keep the bytes readable rather than refuse the instance
+        return raw.decode("latin_1")
 
 
 def _us(raw: bytes | None, big: bool) -> int | None:
@@ -258,13 +263,12 @@ def _summarize(
         offset = 0
     scanner = _scanner(ts, limits, lenient_odd_length)
     if ts.deflated:
-        scanner.feed(inflate(view[offset:]))
-        base = 0  # offsets refer to the inflated dataset
-    else:
-        scanner.feed(view[offset:])
-        base = offset
+        # inflated only as far as the pixel data, as summarize_file does
+        _feed_deflated(scanner, lambda: b"", view[offset:])
+        return _build(scanner, ts, offset, 0)  # offsets refer to the inflated dataset
+    scanner.feed(view[offset:])
     scanner.close()
-    return _build(scanner, ts, offset, base)
+    return _build(scanner, ts, offset, offset)
 
 
 def summarize_file(
@@ -291,7 +295,9 @@ def summarize_file(
         ts = transfer_syntax(meta.transfer_syntax_uid)
         scanner = _scanner(ts, limits, lenient_odd_length)
         if ts.deflated:
-            _feed_deflated(scanner, f, memoryview(head)[meta.dataset_offset :])
+            _feed_deflated(
+                scanner, lambda: f.read(_READ_CHUNK), memoryview(head)[meta.dataset_offset :]
+            )
             return _build(scanner, ts, meta.dataset_offset, 0)
         scanner.feed(memoryview(head)[meta.dataset_offset :])
         while not scanner.done:
@@ -303,8 +309,11 @@ def summarize_file(
         return _build(scanner, ts, meta.dataset_offset, meta.dataset_offset)
 
 
-def _feed_deflated(scanner: _CScanner, f: BinaryIO, first: memoryview) -> None:
-    """Inflate (PS3.5 A.5) only as far as the scanner needs: it stops at the pixel data."""
+def _feed_deflated(scanner: _CScanner, read: Callable[[], bytes], first: Buffer) -> None:
+    """Inflate (PS3.5 A.5) only as far as the scanner needs: it stops at the pixel data.
+
+    `first` is the deflated data at hand; `read` returns more, or b"" at the end.
+    """
     inflater = _deflate.decompressobj()
     pending: Buffer = first
     while not scanner.done:
@@ -314,13 +323,13 @@ def _feed_deflated(scanner: _CScanner, f: BinaryIO, first: memoryview) -> None:
             raise DatasetError(f"deflated dataset is corrupt: {exc}", scanner.offset) from None
         if out:
             scanner.feed(out)
+            if scanner.done:
+                break
         pending = inflater.unconsumed_tail
         if not pending:
             if inflater.eof:
                 break
-            pending = f.read(_READ_CHUNK)
+            pending = read()
             if not pending:
-                raise DatasetError(
-                    "deflated dataset ends before its deflate stream", scanner.offset
-                )
+                raise DatasetError("deflated dataset ends before its end", scanner.offset)
     scanner.close()
