@@ -9,7 +9,7 @@ inflated stream.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from storecore import _deflate
 from storecore._ext._scanner import Scanner as _CScanner
@@ -39,6 +39,14 @@ class Scanner:
         Element length and nesting limits.
     lenient_odd_length : bool
         Accept odd value lengths (PS3.5 Section 7.1.1 forbids them). Off by default.
+    tokens : bool
+        Return tokens (False: only captures and the stop are wanted; faster).
+    stop_tag : int
+        Stop at the first top-level element whose tag is >= this, after its
+        header (``done`` becomes True; the rest of the data is ignored); 0: never.
+    capture : sequence of int
+        Top-level tags whose values (up to ``limits.max_captured_value`` bytes)
+        are kept, read back with :meth:`captures`.
 
     Notes
     -----
@@ -57,6 +65,9 @@ class Scanner:
         *,
         limits: Limits = DEFAULT_LIMITS,
         lenient_odd_length: bool = False,
+        tokens: bool = True,
+        stop_tag: int = 0,
+        capture: Sequence[int] = (),
     ) -> None:
         self.transfer_syntax = _ts(transfer_syntax)
         implicit, big = _encoding(self.transfer_syntax)
@@ -66,11 +77,17 @@ class Scanner:
             max_element_length=limits.max_element_length,
             max_sequence_depth=limits.max_sequence_depth,
             lenient_odd_length=lenient_odd_length,
+            tokens=tokens,
+            stop_tag=stop_tag,
+            capture=capture,
+            max_captured_value=limits.max_captured_value,
         )
         self._inflater = _deflate.decompressobj() if self.transfer_syntax.deflated else None
 
     def feed(self, data: Buffer) -> list[Token]:
         """Scan the next chunk and return the tokens it completed."""
+        if self._c.done:
+            return []
         if self._inflater is not None:
             try:
                 data = self._inflater.decompress(data)
@@ -82,7 +99,7 @@ class Scanner:
     def close(self) -> list[Token]:
         """End of data: return the last tokens, or raise if the dataset is incomplete."""
         tokens: list[Token] = []
-        if self._inflater is not None:
+        if self._inflater is not None and not self._c.done:
             try:
                 rest = self._inflater.flush()
             except (
@@ -102,6 +119,15 @@ class Scanner:
     def offset(self) -> int:
         """Bytes of the (inflated) dataset consumed so far."""
         return int(self._c.offset)
+
+    @property
+    def done(self) -> bool:
+        """The scan reached `stop_tag`: further data is not needed."""
+        return bool(self._c.done)
+
+    def captures(self) -> tuple[bytes | None, ...]:
+        """The captured values, in `capture` order (None: absent, or over the limit)."""
+        return self._c.captures()
 
 
 def _ts(value: str | TransferSyntax) -> TransferSyntax:

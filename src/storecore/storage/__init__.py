@@ -1,0 +1,11 @@
+"""Where instances are kept: the sink protocol the SCP streams into, and its backends."""
+
+from storecore.storage.sink import (
+    DirectorySink,
+    StoreHandle,
+    StoreRequest,
+    StoreResult,
+    StoreSink,
+)
+
+__all__ = ["DirectorySink", "StoreHandle", "StoreRequest", "StoreResult", "StoreSink"]

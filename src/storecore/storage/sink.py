@@ -1,0 +1,244 @@
+"""Where a received instance goes: the sink protocol and a plain directory sink.
+
+The Storage SCP streams each C-STORE dataset into a sink as its PDVs arrive
+(STYLE.md: streams, not blobs). A sink answers with the C-STORE status; the
+SCP sends Success only after :meth:`StoreHandle.finish` returned it, so a sink
+that makes data durable before returning makes the acknowledgement mean it.
+
+:class:`DirectorySink` is the plain sink of the network engine: one Part 10
+file per instance, the dataset bytes as received (never re-encoded), written to
+a temporary file and renamed into place when complete; a dataset that does
+not end (peer gone, abort) leaves nothing behind. The archive's ingest
+pipeline (storage backends, index) is another implementation of the same
+protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from storecore.dataset import Scanner
+from storecore.dataset.part10 import encode_file_meta
+from storecore.errors import DatasetError, StorecoreError
+from storecore.uid import is_valid_uid
+
+__all__ = ["StoreRequest", "StoreResult", "StoreHandle", "StoreSink", "DirectorySink"]
+
+log = logging.getLogger(__name__)
+
+# C-STORE statuses used here (PS3.4 B.2.3, PS3.7 C.4.1)
+_SUCCESS = 0x0000
+_OUT_OF_RESOURCES = 0xA700
+_DOES_NOT_MATCH = 0xA900
+_CANNOT_UNDERSTAND = 0xC000
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRequest:
+    """What a sink knows of an instance when its dataset starts arriving.
+
+    Attributes
+    ----------
+    sop_class_uid, sop_instance_uid : str
+        Affected SOP Class/Instance UID of the C-STORE-RQ.
+    transfer_syntax_uid : str
+        The presentation context's transfer syntax: the dataset's encoding.
+    calling_ae_title, called_ae_title : str
+        The association's AE titles.
+    message_id : int
+        The C-STORE-RQ's Message ID.
+    """
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+    calling_ae_title: str
+    called_ae_title: str
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """The C-STORE-RSP status a sink answers with, and an Error Comment (<= 64 chars)."""
+
+    status: int
+    comment: str | None = None
+
+
+class StoreHandle(Protocol):
+    """One instance being received."""
+
+    def write(self, chunk: memoryview) -> None:
+        """The next dataset fragment, a view valid only during the call."""
+
+    def finish(self) -> StoreResult:
+        """The dataset is complete: keep it (or refuse it) and say so."""
+
+    def abort(self) -> None:
+        """The dataset will not complete (peer gone, abort): leave nothing behind."""
+
+
+class StoreSink(Protocol):
+    """Where received instances go."""
+
+    def begin(self, request: StoreRequest) -> StoreHandle:
+        """An instance's dataset is about to arrive."""
+
+
+def _comment(text: str) -> str:
+    # Error Comment is LO: at most 64 characters (PS3.7 C.4, PS3.5 Table 6.2-1)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+class _DirectoryHandle:
+    def __init__(self, sink: DirectorySink, request: StoreRequest) -> None:
+        self.sink = sink
+        self.request = request
+        self.final = sink.path_for(request.sop_instance_uid)
+        fd, self.tmp = tempfile.mkstemp(prefix=".incoming-", dir=sink.root)
+        self.file = os.fdopen(fd, "wb")
+        self.failed: StoreResult | None = None
+        # the structure is checked as it passes (no tokens kept, values skipped);
+        # only the two UIDs are copied out
+        self.scanner = Scanner(
+            request.transfer_syntax_uid, tokens=False, capture=(0x00080016, 0x00080018)
+        )
+        try:
+            self.file.write(
+                encode_file_meta(
+                    request.sop_class_uid,
+                    request.sop_instance_uid,
+                    request.transfer_syntax_uid,
+                    source_ae_title=request.calling_ae_title,
+                )
+            )
+        except StorecoreError as exc:
+            self.failed = StoreResult(_CANNOT_UNDERSTAND, _comment(str(exc)))
+
+    def write(self, chunk: memoryview) -> None:
+        if self.failed is not None:
+            return  # keep reading the peer's fragments; the answer is decided
+        try:
+            self.file.write(chunk)
+        except OSError as exc:
+            self.failed = StoreResult(_OUT_OF_RESOURCES, _comment(f"cannot write: {exc.strerror}"))
+            return
+        try:
+            self.scanner.feed(chunk)
+        except DatasetError as exc:
+            self.failed = StoreResult(_CANNOT_UNDERSTAND, _comment(str(exc)))
+
+    def finish(self) -> StoreResult:
+        result = self.failed
+        try:
+            if result is None:
+                self.file.flush()
+                if self.sink.fsync:
+                    os.fsync(self.file.fileno())
+                result = self._check()
+            self.file.close()
+            if result.status == _SUCCESS or result.status >> 12 == 0xB:
+                os.replace(self.tmp, self.final)
+                if self.sink.fsync:
+                    _fsync_dir(self.sink.root)
+                return result
+        except OSError as exc:
+            result = StoreResult(_OUT_OF_RESOURCES, _comment(f"cannot store: {exc.strerror}"))
+        self._discard()
+        return result
+
+    def _check(self) -> StoreResult:
+        req = self.request
+        try:
+            self.scanner.close()  # a dataset that ends inside an element or sequence
+        except DatasetError as exc:
+            return StoreResult(_CANNOT_UNDERSTAND, _comment(str(exc)))
+        sop_class, sop_instance = (
+            None if v is None else v.rstrip(b"\x00 ").decode("ascii", "replace")
+            for v in self.scanner.captures()
+        )
+        # PS3.4 B.2.3: the data set must be the instance the command names
+        if sop_class != req.sop_class_uid:
+            return StoreResult(
+                _DOES_NOT_MATCH, _comment(f"SOP Class UID in data set is {sop_class or 'absent'}")
+            )
+        if sop_instance != req.sop_instance_uid:
+            return StoreResult(
+                _DOES_NOT_MATCH,
+                _comment(f"SOP Instance UID in data set is {sop_instance or 'absent'}"),
+            )
+        return StoreResult(_SUCCESS)
+
+    def abort(self) -> None:
+        try:
+            self.file.close()
+        finally:
+            self._discard()
+
+    def _discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DirectorySink:
+    """Write each received instance as ``<root>/<SOP Instance UID>.dcm``.
+
+    Parameters
+    ----------
+    root : path
+        The folder (created if missing).
+    fsync : bool
+        fsync each file and the folder before answering Success. Off by
+        default: this sink is the network engine's test and benchmark sink; the
+        archive's pipeline owns durability.
+
+    Notes
+    -----
+    An instance whose SOP Instance UID is not a valid UID (PS3.5 9.1: digits
+    and dots only) is refused with 0xC000 before anything is written, so a UID
+    never escapes the folder. An existing file of the same UID is replaced.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = False) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
+
+    def path_for(self, sop_instance_uid: str) -> Path:
+        """The file an instance is stored in."""
+        return self.root / f"{sop_instance_uid}.dcm"
+
+    def begin(self, request: StoreRequest) -> StoreHandle:
+        if not is_valid_uid(request.sop_instance_uid):
+            return _Refused(StoreResult(_CANNOT_UNDERSTAND, "invalid SOP Instance UID"))
+        return _DirectoryHandle(self, request)
+
+
+class _Refused:
+    """A handle that reads and drops the dataset, then answers with a fixed result."""
+
+    def __init__(self, result: StoreResult) -> None:
+        self.result = result
+
+    def write(self, chunk: memoryview) -> None:
+        pass
+
+    def finish(self) -> StoreResult:
+        return self.result
+
+    def abort(self) -> None:
+        pass
