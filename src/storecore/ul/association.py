@@ -222,7 +222,7 @@ _EVENT_OF_PDU: Final[dict[int, Event]] = {
 _HEADER: Final = struct.Struct(">BxI")
 # What the receive side queues: a PDU (type, body), a framing error, or None for the end
 # of the stream.
-_Inbound: TypeAlias = tuple[int, bytes | bytearray] | RemoteProtocolError | None
+_Inbound: TypeAlias = tuple[int, Buffer] | RemoteProtocolError | None
 
 
 class Association:
@@ -426,6 +426,30 @@ class Association:
             if self._filled == len(body):
                 self._inbox.append((self._pdu_type, body))
                 self._body = None
+
+    def receive_pdu(self, pdu_type: int, body: Buffer) -> None:
+        """Feed one PDU that a framer already cut (the C framer of the transport).
+
+        The same checks as :meth:`receive_data` apply (type, length); the body
+        is used as given, so it must stay valid until :meth:`next_event` has
+        returned the events it causes.
+
+        References
+        ----------
+        PS3.8 Section 9.3.1 (PDU framing).
+        """
+        if self._eof_received:
+            raise LocalProtocolError("receive_pdu() after the end of the stream")
+        if not self._connected:
+            raise LocalProtocolError("receive_pdu() before connection_made()")
+        if self._broken or self._closed:
+            return
+        refusal = self._refuse_header(pdu_type, len(body))
+        if refusal is not None:
+            self._inbox.append(refusal)
+            self._broken = True
+            return
+        self._inbox.append((pdu_type, body))
 
     def _refuse_header(self, pdu_type: int, length: int) -> RemoteProtocolError | None:
         if pdu_type not in _EVENT_OF_PDU:

@@ -1,0 +1,403 @@
+"""The Storage SCP facade: C-ECHO and C-STORE into a sink (PS3.4 Annex B).
+
+Wires the pieces: :mod:`storecore.net` (sockets, threads), :mod:`storecore.ul`
+(association, negotiation), :mod:`storecore.dimse` (command sets, statuses)
+and a :class:`~storecore.storage.StoreSink`. Each C-STORE dataset streams into
+the sink as its PDVs arrive; the C-STORE-RSP carries the status the sink
+answered once the dataset was complete, so Success is sent only after the sink
+kept the instance.
+
+An exception inside a sink becomes a failure status (0xA700 for an OS error,
+0x0110 Processing failure otherwise), never an aborted association.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from storecore.dimse import (
+    C_ECHO_RQ,
+    C_ECHO_RSP,
+    C_STORE_RQ,
+    C_STORE_RSP,
+    CommandSetError,
+    decode_command,
+)
+from storecore.dimse.messages import Message
+from storecore.errors import DatasetError
+from storecore.limits import DEFAULT_LIMITS, Limits
+from storecore.net.channel import Channel, CommandReceived, DataReceived, Timeouts
+from storecore.net.server import Server
+from storecore.storage.sink import StoreHandle, StoreRequest, StoreResult, StoreSink
+from storecore.uid import STORAGE_SOP_CLASSES, transfer_syntaxes
+from storecore.ul import (
+    A_ASSOCIATE_AC,
+    Abort,
+    AssociateAccept,
+    AssociateReject,
+    AssociateRequest,
+    Association,
+    ConnectionClosed,
+    Policy,
+    ReleaseRequest,
+    ReleaseResponse,
+    negotiate,
+)
+from storecore.ul.negotiation import VERIFICATION_SOP_CLASS
+
+__all__ = ["StorageSCP", "AssociationStats", "default_storage_transfer_syntaxes"]
+
+log = logging.getLogger(__name__)
+
+# C-STORE statuses (PS3.4 B.2.3, PS3.7 C.4)
+_OUT_OF_RESOURCES = 0xA700
+_PROCESSING_FAILURE = 0x0110
+_SOP_CLASS_NOT_SUPPORTED = 0x0122
+
+
+def default_storage_transfer_syntaxes() -> tuple[str, ...]:
+    """What the SCP accepts for storage: every syntax whose dataset it can keep as is.
+
+    Native ones first (Explicit VR LE preferred, as dcmtk's storescp), then
+    every encapsulated one: the sink stores the dataset as received, so no
+    codec is needed. Referenced-pixel (JPIP) and separate-pixel (SMPTE 2110)
+    syntaxes are not offered: their pixel data is not in the dataset.
+    """
+    first = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1.99")
+    rest = tuple(
+        ts.uid
+        for ts in transfer_syntaxes()
+        if ts.uid not in first
+        and not ts.retired
+        and not ts.private
+        and (ts.native or ts.pixel_data == "encapsulated")
+    )
+    return (*first, "1.2.840.10008.1.2.2", *rest)
+
+
+@dataclass
+class AssociationStats:
+    """What one association did, for its log line."""
+
+    peer: str
+    calling_ae_title: str = ""
+    called_ae_title: str = ""
+    started: float = field(default_factory=time.monotonic)
+    instances: int = 0
+    bytes: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    outcome: str = "closed"
+
+
+class _Drain:
+    """A handle that reads and drops a dataset, then answers with a fixed result."""
+
+    def __init__(self, result: StoreResult) -> None:
+        self.result = result
+
+    def write(self, chunk: memoryview) -> None:
+        pass
+
+    def finish(self) -> StoreResult:
+        return self.result
+
+    def abort(self) -> None:
+        pass
+
+
+class StorageSCP:
+    """Receive C-ECHO and C-STORE requests and store each instance into `sink`.
+
+    Parameters
+    ----------
+    sink : StoreSink
+        Where datasets go (e.g. :class:`~storecore.storage.DirectorySink`).
+    ae_title : str
+        Our AE title; associations calling another are rejected.
+    host, port : str, int
+        Where to listen (port 0: any free port, see :attr:`address`).
+    sop_classes : iterable of str, optional
+        The Storage SOP Classes to accept; default every one of PS3.4 Annex B
+        known to pydicom's dictionary. Verification is always accepted.
+    transfer_syntaxes : iterable of str, optional
+        Accepted transfer syntaxes, in our order of preference; default
+        :func:`default_storage_transfer_syntaxes`.
+    promiscuous : bool
+        Also accept SOP classes we do not know (with the same syntaxes).
+    calling_ae_titles : iterable of str, optional
+        The callers allowed; default anyone.
+    max_pdu_length : int
+        The Maximum Length we advertise (PS3.8 D.1); default 128 KiB, the
+        size at which dcmtk moves data fastest here (ANCHORS.md).
+    timeouts : Timeouts
+        ACSE, DIMSE and network timeouts.
+    ssl_context : ssl.SSLContext, optional
+        TLS for every connection.
+
+    References
+    ----------
+    PS3.4 Annex B (Storage Service Class); PS3.7 Sections 9.1.1 and 9.3.1.
+    """
+
+    def __init__(
+        self,
+        sink: StoreSink,
+        *,
+        ae_title: str = "STORECORE",
+        host: str = "0.0.0.0",
+        port: int = 11112,
+        sop_classes: Iterable[str] | None = None,
+        transfer_syntaxes: Iterable[str] | None = None,
+        promiscuous: bool = False,
+        calling_ae_titles: Iterable[str] | None = None,
+        max_pdu_length: int = 128 * 1024,
+        limits: Limits = DEFAULT_LIMITS,
+        timeouts: Timeouts | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.sink = sink
+        self.limits = limits
+        self.timeouts = timeouts or Timeouts()
+        syntaxes = tuple(transfer_syntaxes or default_storage_transfer_syntaxes())
+        classes = (
+            tuple(sop_classes)
+            if sop_classes is not None
+            else tuple(c.uid for c in STORAGE_SOP_CLASSES)
+        )
+        contexts = {uid: syntaxes for uid in classes}
+        contexts[VERIFICATION_SOP_CLASS] = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
+        self.policy = Policy(
+            ae_title=ae_title,
+            contexts=contexts,
+            promiscuous=promiscuous,
+            promiscuous_transfer_syntaxes=syntaxes,
+            # the sink keeps any accepted syntax as received, at no cost: take the
+            # SCU's first choice (usually the file's own), sparing it a transcode
+            prefer_proposed_order=True,
+            calling_ae_titles=frozenset(calling_ae_titles) if calling_ae_titles else None,
+            max_pdu_length=max_pdu_length,
+            artim_timeout=self.timeouts.acse,
+        )
+        self.server = Server(self._handle, host, port, ssl_context=ssl_context)
+        self.associations = 0
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the SCP listens."""
+        return self.server.address
+
+    def start(self) -> StorageSCP:
+        """Serve in background threads; returns self."""
+        self.server.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until :meth:`shutdown` (from another thread or a signal)."""
+        self.server.serve_forever()
+
+    def shutdown(self, drain_timeout: float = 30.0) -> None:
+        """Stop accepting and let associations in flight finish (up to `drain_timeout`)."""
+        self.server.shutdown(drain_timeout)
+
+    def __enter__(self) -> StorageSCP:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # ------------------------------------------------------------ one association
+
+    def _handle(self, sock: socket.socket, peer: tuple[str, int]) -> None:
+        with self._lock:
+            self.associations += 1
+        association = Association("acceptor", self.policy, limits=self.limits)
+        channel = Channel(sock, association, self.timeouts)
+        stats = AssociationStats(peer=f"{peer[0]}:{peer[1]}")
+        session = _Session(self, channel, stats)
+        try:
+            channel.send_bytes(association.connection_made())
+            session.run()
+        finally:
+            session.cleanup()
+            channel.close()
+            seconds = time.monotonic() - stats.started
+            log.info(
+                "association %s %s -> %s: %s, %d instances, %d bytes in %.2f s, statuses %s",
+                stats.peer,
+                stats.calling_ae_title or "?",
+                stats.called_ae_title or "?",
+                stats.outcome,
+                stats.instances,
+                stats.bytes,
+                seconds,
+                {f"0x{k:04X}": v for k, v in sorted(stats.statuses.items())} or "-",
+            )
+
+
+class _Session:
+    """The DIMSE conversation of one accepted association."""
+
+    def __init__(self, scp: StorageSCP, channel: Channel, stats: AssociationStats) -> None:
+        self.scp = scp
+        self.channel = channel
+        self.stats = stats
+        self.association = channel.association
+        # the C-STORE whose dataset is arriving: (context, request, handle)
+        self.pending: tuple[int, C_STORE_RQ | None, StoreHandle] | None = None
+
+    def run(self) -> None:
+        for event in self.channel.events():
+            if isinstance(event, DataReceived):
+                self._data(event)
+            elif isinstance(event, CommandReceived):
+                self._command(event)
+            elif isinstance(event, AssociateRequest):
+                self._associate(event)
+            elif isinstance(event, ReleaseRequest):
+                self.channel.send_bytes(self.association.send(ReleaseResponse()))
+                self.stats.outcome = "released"
+            elif isinstance(event, Abort):
+                self.stats.outcome = f"aborted (source {event.source}, reason {event.reason})"
+            elif isinstance(event, ConnectionClosed):
+                return
+
+    def cleanup(self) -> None:
+        """The connection ended: a dataset still arriving is dropped, nothing kept."""
+        if self.pending is not None:
+            _, request, handle = self.pending
+            self.pending = None
+            log.warning(
+                "association %s ended inside the dataset of %s: discarded",
+                self.stats.peer,
+                request.AffectedSOPInstanceUID if request else "a refused request",
+            )
+            try:
+                handle.abort()
+            except Exception:
+                log.exception("the sink failed to discard a partial instance")
+
+    def _associate(self, event: AssociateRequest) -> None:
+        rq = event.pdu
+        self.stats.calling_ae_title = rq.calling_ae_title
+        self.stats.called_ae_title = rq.called_ae_title
+        answer = negotiate(rq, self.scp.policy)
+        if isinstance(answer, A_ASSOCIATE_AC):
+            self.channel.send_bytes(self.association.send(AssociateAccept(answer)))
+            self.stats.outcome = "accepted"
+        else:
+            self.channel.send_bytes(self.association.send(AssociateReject(answer)))
+            self.stats.outcome = f"rejected (result {answer.result}, reason {answer.reason})"
+            log.info("association from %s rejected: %s", self.stats.peer, answer)
+
+    def _send(self, context_id: int, message: Message) -> None:
+        self.channel.send_message(context_id, message)
+
+    def _command(self, event: CommandReceived) -> None:
+        try:
+            message = decode_command(event.command, limits=self.scp.limits)
+        except CommandSetError as exc:
+            log.warning("association %s: bad command set: %s", self.stats.peer, exc)
+            if not exc.can_respond:
+                self.channel.abort()
+                return
+            self._send(event.context_id, exc.response())
+            if event.has_dataset:
+                self.pending = (event.context_id, None, _Drain(StoreResult(0)))
+            return
+        except DatasetError as exc:
+            log.warning("association %s: undecodable command set: %s", self.stats.peer, exc)
+            self.channel.abort()
+            return
+        if isinstance(message, C_ECHO_RQ):
+            self._send(event.context_id, C_ECHO_RSP(MessageIDBeingRespondedTo=message.MessageID))
+        elif isinstance(message, C_STORE_RQ):
+            self.pending = (event.context_id, message, self._begin(event.context_id, message))
+        else:
+            # A request this SCP does not provide on this context: refused as an
+            # unrecognized operation (PS3.7 C.5.21), whatever its type.
+            log.warning("association %s: %s not provided", self.stats.peer, type(message).__name__)
+            self.channel.abort()
+
+    def _begin(self, context_id: int, message: C_STORE_RQ) -> StoreHandle:
+        abstract, transfer_syntax = self.association.contexts[context_id]
+        if message.AffectedSOPClassUID != abstract:
+            return _Drain(
+                StoreResult(
+                    _SOP_CLASS_NOT_SUPPORTED,
+                    "Affected SOP Class UID differs from the context's abstract syntax",
+                )
+            )
+        request = StoreRequest(
+            sop_class_uid=message.AffectedSOPClassUID,
+            sop_instance_uid=message.AffectedSOPInstanceUID,
+            transfer_syntax_uid=transfer_syntax,
+            calling_ae_title=self.stats.calling_ae_title,
+            called_ae_title=self.stats.called_ae_title,
+            message_id=message.MessageID,
+        )
+        try:
+            return self.scp.sink.begin(request)
+        except OSError as exc:
+            log.error("sink refused %s: %s", message.AffectedSOPInstanceUID, exc)
+            return _Drain(StoreResult(_OUT_OF_RESOURCES, _short(f"cannot store: {exc.strerror}")))
+        except Exception as exc:
+            log.exception("sink failed on %s", message.AffectedSOPInstanceUID)
+            return _Drain(StoreResult(_PROCESSING_FAILURE, _short(f"sink failed: {exc}")))
+
+    def _data(self, event: DataReceived) -> None:
+        pending = self.pending
+        if pending is None:  # the assembler guarantees a command came first
+            return
+        context_id, request, handle = pending
+        self.stats.bytes += len(event.data)
+        try:
+            handle.write(event.data)
+        except Exception as exc:
+            log.exception("sink failed writing %s", request and request.AffectedSOPInstanceUID)
+            status = _OUT_OF_RESOURCES if isinstance(exc, OSError) else _PROCESSING_FAILURE
+            handle.abort()
+            handle = _Drain(StoreResult(status, _short(f"sink failed: {exc}")))
+            self.pending = (context_id, request, handle)
+        if not event.last:
+            return
+        self.pending = None
+        try:
+            result = handle.finish()
+        except Exception as exc:
+            log.exception("sink failed finishing %s", request and request.AffectedSOPInstanceUID)
+            handle.abort()
+            status = _OUT_OF_RESOURCES if isinstance(exc, OSError) else _PROCESSING_FAILURE
+            result = StoreResult(status, _short(f"sink failed: {exc}"))
+        if request is None:  # a refused request whose dataset we drained: answered already
+            return
+        self.stats.instances += 1
+        self.stats.statuses[result.status] = self.stats.statuses.get(result.status, 0) + 1
+        if result.status:
+            log.warning(
+                "association %s: %s stored with status 0x%04X%s",
+                self.stats.peer,
+                request.AffectedSOPInstanceUID,
+                result.status,
+                f" ({result.comment})" if result.comment else "",
+            )
+        self._send(
+            context_id,
+            C_STORE_RSP(
+                MessageIDBeingRespondedTo=request.MessageID,
+                Status=result.status,
+                AffectedSOPClassUID=request.AffectedSOPClassUID,
+                AffectedSOPInstanceUID=request.AffectedSOPInstanceUID,
+                ErrorComment=result.comment if result.status else None,
+            ),
+        )
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 64 else text[:61] + "..."

@@ -1,0 +1,391 @@
+"""The Storage SCU facade: send Part 10 files to a peer (PS3.4 Annex B, SCU role).
+
+For a batch of files, one association proposes a presentation context for each
+SOP Class in the files' own transfer syntaxes plus Explicit and Implicit VR
+Little Endian (PS3.2 N.5.2.5.1 asks an SCU to say how it groups instances:
+one association per batch, or `associations` in parallel, each with its share).
+
+For each instance, in this order:
+
+1. a context accepted in the file's own syntax: the dataset is streamed from
+   the mapped file, never decoded;
+2. else, for a native file, a context in another native syntax: the native
+   transcoder rewrites it (a :class:`~storecore.transcode.TranscodeRecord`,
+   path SUPPORTED, is reported);
+3. else the instance fails with a reason naming the syntaxes. Compressed to
+   native and back arrives with the transcoding matrix; until then such an
+   instance is an explicit failure, never sent changed silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import socket
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from storecore.dataset import read_file_meta, summarize_file
+from storecore.dimse import C_ECHO_RQ, C_ECHO_RSP, C_STORE_RQ, C_STORE_RSP, decode_command
+from storecore.errors import StorecoreError
+from storecore.limits import DEFAULT_LIMITS, Limits
+from storecore.net.channel import Channel, CommandReceived, Timeouts, TransportClosed
+from storecore.transcode import TranscodePath, TranscodeRecord, transcode_dataset
+from storecore.transcode.native import NATIVE_CODEC
+from storecore.uid import transfer_syntax
+from storecore.ul import (
+    A_ASSOCIATE_AC,
+    AssociateAccept,
+    AssociateReject,
+    AssociateRequest,
+    Association,
+    ConnectionClosed,
+    Policy,
+    ReleaseRequest,
+    ReleaseResponse,
+    build_request,
+)
+from storecore.ul.negotiation import VERIFICATION_SOP_CLASS
+
+__all__ = ["StorageSCU", "StoreOutcome", "AssociationRejected"]
+
+log = logging.getLogger(__name__)
+
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+IMPLICIT_LE = "1.2.840.10008.1.2"
+_MAX_CONTEXTS = 128  # presentation context IDs are odd numbers 1-255 (PS3.8 9.3.2.2)
+
+
+class AssociationRejected(StorecoreError):
+    """The peer rejected the association (A-ASSOCIATE-RJ) or could not be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutcome:
+    """What happened to one file.
+
+    Attributes
+    ----------
+    path : Path
+    sop_instance_uid : str or None
+    status : int or None
+        The peer's C-STORE-RSP status; None if the instance was not sent.
+    comment : str or None
+        The peer's Error Comment, or why the instance was not sent.
+    transfer_syntax_uid : str or None
+        The syntax it was sent in.
+    transcode : TranscodeRecord or None
+        Set when the dataset was rewritten into another syntax.
+    """
+
+    path: Path
+    sop_instance_uid: str | None
+    status: int | None
+    comment: str | None = None
+    transfer_syntax_uid: str | None = None
+    transcode: TranscodeRecord | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Success or a warning (PS3.4 B.2.3: 0x0000, 0xB000, 0xB006, 0xB007)."""
+        return self.status is not None and (self.status == 0 or self.status >> 12 == 0xB)
+
+
+@dataclass
+class _File:
+    path: Path
+    sop_class: str
+    sop_instance: str
+    ts: str
+
+
+class StorageSCU:
+    """Send files to a Storage SCP.
+
+    Parameters
+    ----------
+    ae_title : str
+        Our (calling) AE title.
+    max_pdu_length : int
+        The Maximum Length we advertise for what we receive (responses).
+    limits : Limits
+    timeouts : Timeouts
+
+    References
+    ----------
+    PS3.4 Annex B; PS3.2 Annex N.5.2.5.1.
+    """
+
+    def __init__(
+        self,
+        ae_title: str = "STORECORE_SCU",
+        *,
+        max_pdu_length: int = 128 * 1024,
+        limits: Limits = DEFAULT_LIMITS,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.ae_title = ae_title
+        self.max_pdu_length = max_pdu_length
+        self.limits = limits
+        self.timeouts = timeouts or Timeouts()
+
+    # ------------------------------------------------------------------ public
+
+    def echo(self, host: str, port: int, called_ae_title: str = "ANY-SCP") -> int:
+        """C-ECHO: returns the peer's status (0 = success)."""
+        contexts: list[tuple[str, tuple[str, ...]]] = [
+            (VERIFICATION_SOP_CLASS, (EXPLICIT_LE, IMPLICIT_LE))
+        ]
+        with self._associate(host, port, called_ae_title, contexts) as session:
+            context_id = session.context_for(VERIFICATION_SOP_CLASS)
+            if context_id is None:
+                raise AssociationRejected("the peer did not accept Verification")
+            session.channel.send_message(context_id, C_ECHO_RQ(MessageID=1))
+            response = session.response()
+            assert isinstance(response, C_ECHO_RSP)
+            return response.Status
+
+    def send(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        host: str,
+        port: int,
+        called_ae_title: str = "ANY-SCP",
+        *,
+        associations: int = 1,
+    ) -> list[StoreOutcome]:
+        """Send files; one outcome per file, in the order given.
+
+        Parameters
+        ----------
+        paths : iterable of path
+            Part 10 files.
+        associations : int
+            How many associations to run in parallel (files are dealt out
+            round-robin).
+
+        Raises
+        ------
+        AssociationRejected
+            The peer rejected the association or could not be reached (then
+            no instance was sent).
+        """
+        files: list[_File | StoreOutcome] = [self._inspect(Path(p)) for p in paths]
+        order = {id(f): i for i, f in enumerate(files)}
+        todo = [f for f in files if isinstance(f, _File)]
+        outcomes: dict[int, StoreOutcome] = {
+            order[id(f)]: f for f in files if isinstance(f, StoreOutcome)
+        }
+        shares = [todo[i :: max(associations, 1)] for i in range(max(associations, 1))]
+        shares = [s for s in shares if s]
+        errors: list[BaseException] = []
+
+        def run(share: list[_File]) -> None:
+            try:
+                for f, outcome in zip(
+                    share, self._send_batch(share, host, port, called_ae_title), strict=True
+                ):
+                    outcomes[order[id(f)]] = outcome
+            except BaseException as exc:
+                errors.append(exc)
+
+        if len(shares) == 1:
+            run(shares[0])
+        else:
+            threads = [threading.Thread(target=run, args=(s,)) for s in shares]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        if errors:
+            raise errors[0]
+        return [outcomes[i] for i in range(len(files))]
+
+    # --------------------------------------------------------------- internals
+
+    def _inspect(self, path: Path) -> _File | StoreOutcome:
+        # The UIDs sent in the command are the dataset's own (as dcmtk's storescu
+        # does), so that the SCP's cross-check sees what it will store.
+        try:
+            summary = summarize_file(path, limits=self.limits)
+        except (OSError, StorecoreError) as exc:
+            return StoreOutcome(path, None, None, f"not sent: {exc}")
+        if not summary.sop_class_uid or not summary.sop_instance_uid:
+            return StoreOutcome(
+                path, summary.sop_instance_uid, None, "not sent: no SOP Class/Instance UID"
+            )
+        return _File(
+            path, summary.sop_class_uid, summary.sop_instance_uid, summary.transfer_syntax_uid
+        )
+
+    def _contexts(self, files: Sequence[_File]) -> list[tuple[str, tuple[str, ...]]]:
+        # Per SOP Class: one context per distinct syntax of its files, so that a
+        # peer accepting it gets the file unchanged; then one in Explicit and
+        # Implicit VR LE, the fallback the native transcoder can reach.
+        contexts: list[tuple[str, tuple[str, ...]]] = []
+        exact = dict.fromkeys((f.sop_class, f.ts) for f in files)
+        for sop_class, ts in exact:
+            contexts.append((sop_class, (ts,)))
+        for sop_class in dict.fromkeys(f.sop_class for f in files):
+            contexts.append((sop_class, (EXPLICIT_LE, IMPLICIT_LE)))
+        if len(contexts) > _MAX_CONTEXTS:
+            raise StorecoreError(
+                f"{len(contexts)} presentation contexts are needed, one association carries "
+                f"at most {_MAX_CONTEXTS}: split the batch"
+            )
+        return contexts
+
+    def _associate(
+        self,
+        host: str,
+        port: int,
+        called_ae_title: str,
+        contexts: list[tuple[str, tuple[str, ...]]],
+    ) -> _Session:
+        policy = Policy(ae_title=self.ae_title, max_pdu_length=self.max_pdu_length)
+        try:
+            sock = socket.create_connection((host, port), timeout=self.timeouts.network)
+        except OSError as exc:
+            raise AssociationRejected(f"cannot connect to {host}:{port}: {exc}") from None
+        association = Association("requestor", policy, limits=self.limits)
+        channel = Channel(sock, association, self.timeouts)
+        request = build_request(policy, called_ae_title, contexts)
+        try:
+            association.connection_made()
+            channel.send_bytes(association.send(AssociateRequest(request)))
+            for event in channel.events():
+                if isinstance(event, AssociateAccept) and isinstance(event.pdu, A_ASSOCIATE_AC):
+                    return _Session(channel)
+                if isinstance(event, AssociateReject):
+                    pdu = event.pdu
+                    raise AssociationRejected(
+                        f"association rejected: result {pdu.result}, source {pdu.source}, "
+                        f"reason {pdu.reason}"
+                    )
+                if isinstance(event, ConnectionClosed):
+                    break
+            raise AssociationRejected("the peer closed the connection during association")
+        except BaseException:
+            channel.close()
+            raise
+
+    def _send_batch(
+        self, files: Sequence[_File], host: str, port: int, called_ae_title: str
+    ) -> list[StoreOutcome]:
+        outcomes: list[StoreOutcome] = []
+        with self._associate(host, port, called_ae_title, self._contexts(files)) as session:
+            for message_id, f in enumerate(files, start=1):
+                outcomes.append(self._store(session, f, message_id & 0xFFFF))
+        return outcomes
+
+    def _store(self, session: _Session, f: _File, message_id: int) -> StoreOutcome:
+        accepted = session.accepted_for(f.sop_class)
+        if not accepted:
+            return StoreOutcome(f.path, f.sop_instance, None, "not sent: SOP Class not accepted")
+        # prefer the context proposed for this exact syntax (the first of the class's)
+        context_id = next((c for c, ts in accepted if ts == f.ts), None)
+        record = None
+        try:
+            with open(f.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                meta = read_file_meta(m)
+                with memoryview(m)[meta.dataset_offset :] as dataset:
+                    request = C_STORE_RQ(
+                        MessageID=message_id,
+                        AffectedSOPClassUID=f.sop_class,
+                        AffectedSOPInstanceUID=f.sop_instance,
+                    )
+                    if context_id is not None:
+                        sent_ts = f.ts
+                        session.channel.send_message(context_id, request, dataset)
+                    else:
+                        native = [(c, ts) for c, ts in accepted if transfer_syntax(ts).native]
+                        if not (_known(f.ts) and transfer_syntax(f.ts).native) or not native:
+                            offered = ", ".join(ts for _, ts in accepted)
+                            return StoreOutcome(
+                                f.path,
+                                f.sop_instance,
+                                None,
+                                f"NOT_SUPPORTED: the file is in {f.ts}, the peer accepted only "
+                                f"{offered}; compressed/native transcoding is not available yet",
+                            )
+                        context_id, sent_ts = native[0]
+                        out = bytearray()
+                        transcode_dataset(dataset, f.ts, sent_ts, out.extend, limits=self.limits)
+                        record = TranscodeRecord(
+                            source_ts=f.ts,
+                            target_ts=sent_ts,
+                            path=TranscodePath.SUPPORTED,
+                            codec=NATIVE_CODEC,
+                            original_sop_instance_uid=f.sop_instance,
+                            sop_instance_uid=f.sop_instance,
+                            bytes_in=len(dataset),
+                            bytes_out=len(out),
+                        )
+                        session.channel.send_message(context_id, request, out)
+        except (OSError, StorecoreError) as exc:
+            if isinstance(exc, TransportClosed) or session.channel.closed:
+                raise
+            return StoreOutcome(f.path, f.sop_instance, None, f"not sent: {exc}")
+        response = session.response()
+        if (
+            not isinstance(response, C_STORE_RSP)
+            or response.MessageIDBeingRespondedTo != message_id
+        ):
+            raise TransportClosed(f"unexpected response {response!r} to C-STORE {message_id}")
+        return StoreOutcome(
+            f.path, f.sop_instance, response.Status, response.ErrorComment, sent_ts, record
+        )
+
+
+def _known(uid: str) -> bool:
+    try:
+        transfer_syntax(uid)
+    except StorecoreError:
+        return False
+    return True
+
+
+class _Session:
+    """An established requestor association."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.association = channel.association
+        self._events = channel.events()
+
+    def context_for(self, abstract: str) -> int | None:
+        return next((c for c, (a, _) in self.association.contexts.items() if a == abstract), None)
+
+    def accepted_for(self, abstract: str) -> list[tuple[int, str]]:
+        return [(c, ts) for c, (a, ts) in self.association.contexts.items() if a == abstract]
+
+    def response(self) -> object:
+        """The next DIMSE response (a decoded command); raises if the association ends."""
+        for event in self._events:
+            if isinstance(event, CommandReceived):
+                return decode_command(event.command, limits=self.association.limits)
+            if isinstance(event, ConnectionClosed):
+                break
+        raise TransportClosed("the association ended while a response was awaited")
+
+    def release(self) -> None:
+        channel = self.channel
+        if channel.closed:
+            return
+        channel.send_bytes(self.association.send(ReleaseRequest()))
+        for event in self._events:
+            if isinstance(event, ReleaseResponse | ConnectionClosed):
+                break
+        channel.close()
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.release()
+        else:
+            self.channel.abort()

@@ -1,0 +1,67 @@
+"""Loopback fixtures: a storecore SCP on a free port, dcmtk's tools, pynetdicom."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storecore.scp import StorageSCP
+from storecore.storage import DirectorySink
+
+DCMTK = Path("/usr/bin")  # Debian's dcmtk; pyenv/pip shims named storescu are pynetdicom's
+
+
+def dcmtk(tool: str) -> str:
+    path = DCMTK / tool
+    if not path.exists():
+        pytest.fail(f"dcmtk's {tool} is missing: `tools/dev test` installs Debian's dcmtk")
+    return str(path)
+
+
+def dcmtk_env() -> dict[str, str]:
+    # Debian's dcmtk leaves Nagle on unless told: ~50 ms stall per message
+    return {**os.environ, "TCP_NODELAY": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "received"
+
+
+@pytest.fixture
+def scp(store_dir: Path) -> Iterator[StorageSCP]:
+    server = StorageSCP(DirectorySink(store_dir), host="127.0.0.1", port=0, ae_title="STORECORE")
+    server.start()
+    yield server
+    server.shutdown(drain_timeout=5)
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Partial files a sink left behind (temporary names start with a dot)."""
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+def corpus_files(limit: int | None = None) -> list[Path]:
+    import pydicom
+
+    root = Path(pydicom.__file__).parent / "data" / "test_files"
+    files = sorted(root.glob("*.dcm"))
+    return files[:limit] if limit else files
+
+
+def copy_tree(files: list[Path], dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        shutil.copy(f, dest / f.name)
+    return dest
