@@ -179,7 +179,11 @@ class Channel:
         framer = self.framer
         assoc = self.association
         while True:
-            pdu = framer.next_pdu()
+            try:
+                pdu = framer.next_pdu()
+            except RemoteProtocolError as exc:  # unknown PDU type, or over the maximum
+                yield from self._abort_for(exc)
+                return
             if pdu is None:
                 if not self._receive():
                     assoc.receive_data(b"")
