@@ -23,6 +23,7 @@ import logging
 import mmap
 import os
 import socket
+import ssl
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -113,6 +114,9 @@ class StorageSCU:
         The Maximum Length we advertise for what we receive (responses).
     limits : Limits
     timeouts : Timeouts
+    ssl_context : ssl.SSLContext, optional
+        TLS (PS3.15 Annex B.1, the Basic TLS Secure Transport Connection Profile);
+        its hostname check uses the host given to :meth:`send`.
 
     References
     ----------
@@ -126,7 +130,9 @@ class StorageSCU:
         max_pdu_length: int = 128 * 1024,
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        self.ssl_context = ssl_context
         self.ae_title = ae_title
         self.max_pdu_length = max_pdu_length
         self.limits = limits
@@ -248,6 +254,8 @@ class StorageSCU:
         policy = Policy(ae_title=self.ae_title, max_pdu_length=self.max_pdu_length)
         try:
             sock = socket.create_connection((host, port), timeout=self.timeouts.network)
+            if self.ssl_context is not None:
+                sock = self.ssl_context.wrap_socket(sock, server_hostname=host)
         except OSError as exc:
             raise AssociationRejected(f"cannot connect to {host}:{port}: {exc}") from None
         association = Association("requestor", policy, limits=self.limits)
