@@ -1,8 +1,9 @@
 """The ``storecore`` command.
 
-Subcommands so far: ``scan`` (the fast header summary of Part 10 files) and
-``transcode`` (native transfer syntax rewriting). The archive server (``serve``)
-and the network tools arrive with their issues.
+Subcommands so far: ``scan`` (the fast header summary of Part 10 files),
+``transcode`` (native transfer syntax rewriting), ``receive`` (a Storage SCP
+writing files to a folder), ``echo`` and ``send`` (the SCU). The archive server
+(``serve``) arrives with its issue.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -126,7 +128,114 @@ def _parser() -> argparse.ArgumentParser:
         help="accept odd value lengths (PS3.5 7.1.1 forbids them)",
     )
     tc.set_defaults(run=_transcode)
+
+    receive = sub.add_parser(
+        "receive",
+        help="run a Storage SCP that writes each instance to a folder",
+        description="Run a Storage SCP (C-ECHO, C-STORE of every Storage SOP Class) that "
+        "writes each received instance to DIR/<SOP Instance UID>.dcm, its dataset bytes as "
+        "received. SIGTERM or Ctrl-C stops accepting and lets associations in flight finish. "
+        "(The archive, with its index and durability policies, is `storecore serve`.)",
+    )
+    receive.add_argument("--aet", default="STORECORE", help="our AE title (default STORECORE)")
+    receive.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    receive.add_argument("--port", type=int, default=11112, help="TCP port (default 11112)")
+    receive.add_argument("--dir", default="received", help="folder for the files")
+    receive.add_argument("--fsync", action="store_true", help="fsync each file before Success")
+    receive.add_argument(
+        "--calling-aet", action="append", metavar="AET", help="allow only these callers"
+    )
+    receive.set_defaults(run=_receive)
+
+    echo = sub.add_parser(
+        "echo", help="C-ECHO a peer", description="C-ECHO a peer; exit 0 on success."
+    )
+    _peer_arguments(echo)
+    echo.set_defaults(run=_echo)
+
+    send = sub.add_parser(
+        "send",
+        help="C-STORE files to a peer",
+        description="Send Part 10 files (C-STORE) over one association, or -j N in "
+        "parallel; prints one line per file and exits 1 if any was not stored.",
+    )
+    _peer_arguments(send)
+    send.add_argument("files", nargs="+", metavar="FILE", help="files, or folders with -r")
+    send.add_argument("-r", "--recursive", action="store_true", help="send folders recursively")
+    send.add_argument(
+        "--glob", default="*", metavar="PATTERN", help="with -r: only files matching (default *)"
+    )
+    send.add_argument("-j", "--associations", type=int, default=1, help="parallel associations")
+    send.set_defaults(run=_send)
     return parser
+
+
+def _peer_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("host", help="the peer's host")
+    p.add_argument("port", type=int, help="the peer's port")
+    p.add_argument("--aec", default="ANY-SCP", help="called AE title (default ANY-SCP)")
+    p.add_argument("--aet", default="STORECORE_SCU", help="our AE title")
+
+
+def _echo(args: argparse.Namespace) -> int:
+    from storecore.scu import StorageSCU
+
+    try:
+        status = StorageSCU(args.aet).echo(args.host, args.port, args.aec)
+    except StorecoreError as exc:
+        print(f"storecore echo: {exc}", file=sys.stderr)
+        return 1
+    print(f"C-ECHO {args.aec}@{args.host}:{args.port}: status 0x{status:04X}")
+    return 0 if status == 0 else 1
+
+
+def _send(args: argparse.Namespace) -> int:
+    from storecore.scu import StorageSCU
+
+    files = list(_files(args.files, args.recursive, args.glob))
+    try:
+        outcomes = StorageSCU(args.aet).send(
+            files, args.host, args.port, args.aec, associations=args.associations
+        )
+    except StorecoreError as exc:
+        print(f"storecore send: {exc}", file=sys.stderr)
+        return 1
+    for o in outcomes:
+        status = "not sent" if o.status is None else f"0x{o.status:04X}"
+        extra = f" ({o.comment})" if o.comment else ""
+        t = o.transcode
+        path = f" [{t.path.value} {t.source_ts} -> {t.target_ts}]" if t else ""
+        print(f"{o.path}: {status}{extra}{path}")
+    failed = sum(not o.ok for o in outcomes)
+    print(f"{len(outcomes) - failed} stored, {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _receive(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from storecore.scp import StorageSCP
+    from storecore.storage import DirectorySink
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    scp = StorageSCP(
+        DirectorySink(args.dir, fsync=args.fsync),
+        ae_title=args.aet,
+        host=args.host,
+        port=args.port,
+        calling_ae_titles=args.calling_aet,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    scp.start()
+    host, port = scp.address
+    print(f"storecore: {args.aet} listening on {host}:{port}, writing to {args.dir}", flush=True)
+    stop.wait()
+    print("storecore: stopping; letting associations in flight finish", flush=True)
+    scp.shutdown()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -256,3 +256,48 @@ def test_association_refused_for_a_wrong_called_title(scp: StorageSCP) -> None:
 def test_nothing_listens() -> None:
     with pytest.raises(AssociationRejected, match="cannot connect"):
         StorageSCU().echo("127.0.0.1", free_port(), "X")
+
+
+def test_the_command_line_receive_echo_and_send(tmp_path: Path) -> None:
+    import sys
+
+    port = free_port()
+    received = tmp_path / "in"
+    cli = [sys.executable, "-m", "storecore.cli"]
+    server = subprocess.Popen(
+        [*cli, "receive", "--host", "127.0.0.1", "--port", str(port), "--dir", str(received)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "listening" in server.stdout.readline()
+        echo = subprocess.run(
+            [*cli, "echo", "127.0.0.1", str(port), "--aec", "STORECORE"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert echo.returncode == 0, echo.stderr
+        files = [str(f) for f in corpus_files() if f.name in ("CT_small.dcm", "MR_small.dcm")]
+        send = subprocess.run(
+            [*cli, "send", "127.0.0.1", str(port), "--aec", "STORECORE", *files],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert send.returncode == 0, send.stderr
+        assert send.stdout.count(": 0x0000") == 2
+        bad = subprocess.run(
+            [*cli, "send", "127.0.0.1", str(port), "--aec", "NOBODY", *files],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert bad.returncode == 1 and "rejected" in bad.stderr
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
+    assert "stopping" in out
+    assert len(list(received.glob("*.dcm"))) == 2

@@ -18,7 +18,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_help_of_every_subcommand() -> None:
-    for cmd in ([], ["scan"], ["transcode"]):
+    for cmd in ([], ["scan"], ["transcode"], ["receive"], ["echo"], ["send"]):
         out = run(*cmd, "--help")
         assert out.returncode == 0 and "usage: storecore" in out.stdout
 
