@@ -36,12 +36,18 @@ class Limits:
         Largest value the incremental scanner copies for the summary keys (UIDs,
         names, image attributes). Default 1024 bytes: the longest key kept is a
         PN of five 64-character components.
+    max_inflated_length : int
+        Largest Deflated Explicit VR Little Endian dataset (PS3.5 A.5) accepted
+        once inflated. Default 4 GiB: deflate expands up to ~1000:1, so without
+        a bound a 4 MB upload could claim 4 GB; real deflated datasets (SR,
+        waveforms, presentation states) are megabytes.
     """
 
     max_element_length: int = 0xFFFFFFFE
     max_sequence_depth: int = 64
     max_pdu_length: int = 4 * 1024 * 1024
     max_captured_value: int = 1024
+    max_inflated_length: int = 4 << 30
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_element_length <= 0xFFFFFFFE:
@@ -52,6 +58,8 @@ class Limits:
             raise ValueError("max_pdu_length must be at least 1024")
         if not 64 <= self.max_captured_value <= 1 << 20:
             raise ValueError("max_captured_value must be within 64..1 MiB")
+        if self.max_inflated_length < 1024:
+            raise ValueError("max_inflated_length must be at least 1024")
 
 
 DEFAULT_LIMITS = Limits()

@@ -9,7 +9,7 @@ inflated stream.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from storecore import _deflate
 from storecore._ext._scanner import Scanner as _CScanner
@@ -19,7 +19,13 @@ from storecore.errors import DatasetError
 from storecore.limits import DEFAULT_LIMITS, Limits
 from storecore.uid import TransferSyntax, transfer_syntax
 
-__all__ = ["Scanner", "Token", "TokenKind", "scan", "inflate", "lookup_dictionary_vr"]
+# Inflated bytes per step when scanning a deflated stream: bounded memory.
+_INFLATE_STEP = 1 << 20
+
+__all__ = ["Scanner", "Token", "TokenKind", "scan", "inflate", "inflate_to", "lookup_dictionary_vr"]
+
+# Inflated bytes per step when reading a deflated stream: memory stays bounded.
+_INFLATE_STEP = 1 << 20
 
 
 def _encoding(ts: TransferSyntax) -> tuple[bool, bool]:
@@ -83,17 +89,34 @@ class Scanner:
             max_captured_value=limits.max_captured_value,
         )
         self._inflater = _deflate.decompressobj() if self.transfer_syntax.deflated else None
+        self._inflated = 0
+        self._max_inflated = limits.max_inflated_length
 
     def feed(self, data: Buffer) -> list[Token]:
         """Scan the next chunk and return the tokens it completed."""
         if self._c.done:
             return []
-        if self._inflater is not None:
+        if self._inflater is None:
+            tokens: list[Token] = self._c.feed(data)
+            return tokens
+        # Inflate in bounded steps: memory stays flat whatever the ratio (a
+        # deflate bomb expands ~1000:1), and the inflated total is limited.
+        tokens = []
+        pending: Buffer = data
+        while pending and not self._c.done:
             try:
-                data = self._inflater.decompress(data)
+                out = self._inflater.decompress(pending, _INFLATE_STEP)
             except _deflate.ERRORS as exc:
                 raise DatasetError(f"deflated dataset is corrupt: {exc}", self._c.offset) from None
-        tokens: list[Token] = self._c.feed(data)
+            self._inflated += len(out)
+            if self._inflated > self._max_inflated:
+                raise DatasetError(
+                    f"deflated dataset inflates past {self._max_inflated} bytes "
+                    "(Limits.max_inflated_length)",
+                    self._c.offset,
+                )
+            tokens += self._c.feed(out)
+            pending = self._inflater.unconsumed_tail
         return tokens
 
     def close(self) -> list[Token]:
@@ -165,19 +188,37 @@ def scan(
     return tokens
 
 
-def inflate(buffer: Buffer, limit: int | None = None) -> bytes:
-    """Inflate a Deflated Explicit VR Little Endian dataset (PS3.5 Annex A.5).
+def inflate(buffer: Buffer, limit: int = DEFAULT_LIMITS.max_inflated_length) -> bytes:
+    """Inflate a Deflated Explicit VR Little Endian dataset (PS3.5 Annex A.5) into memory.
 
-    Raises DatasetError if the stream is corrupt, truncated, or inflates past `limit`.
+    Raises DatasetError if the stream is corrupt, truncated, or inflates past
+    `limit` bytes. For large datasets :func:`inflate_to` writes to a file instead.
     """
-    d = _deflate.decompressobj()
-    try:
-        out = d.decompress(buffer, limit or 0)
-        if limit is not None and d.unconsumed_tail:
-            raise DatasetError(f"deflated dataset inflates past {limit} bytes", limit)
-        out += d.flush()
-    except _deflate.ERRORS as exc:
-        raise DatasetError(f"deflated dataset is corrupt: {exc}") from None
-    if not d.eof:
-        raise DatasetError("deflated dataset ends before its deflate stream", len(out))
+    out = bytearray()
+    inflate_to(buffer, out.extend, limit)
     return bytes(out)
+
+
+def inflate_to(buffer: Buffer, write: Callable[[bytes], object], limit: int) -> int:
+    """Inflate `buffer` in bounded steps into `write`; return the inflated length."""
+    d = _deflate.decompressobj()
+    total = 0
+    pending: Buffer = buffer
+    try:
+        while pending:
+            out = d.decompress(pending, _INFLATE_STEP)
+            total += len(out)
+            if total > limit:
+                raise DatasetError(f"deflated dataset inflates past {limit} bytes", limit)
+            write(out)
+            pending = d.unconsumed_tail
+        rest = d.flush()
+    except _deflate.ERRORS as exc:
+        raise DatasetError(f"deflated dataset is corrupt: {exc}", total) from None
+    total += len(rest)
+    if total > limit:
+        raise DatasetError(f"deflated dataset inflates past {limit} bytes", limit)
+    write(rest)
+    if not d.eof:
+        raise DatasetError("deflated dataset ends before its deflate stream", total)
+    return total

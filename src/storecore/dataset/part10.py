@@ -210,6 +210,14 @@ def _element(tag: int, value: bytes) -> bytes:
     return struct.pack("<HH2sH", 0x0002, tag & 0xFFFF, vr, len(value)) + value
 
 
+def _valid_ae_title(title: str) -> bool:
+    return (
+        len(title.strip(" ")) > 0
+        and len(title) <= 16
+        and all(0x20 <= ord(c) < 0x7F and c != "\\" for c in title)
+    )
+
+
 def encode_file_meta(
     sop_class_uid: str,
     sop_instance_uid: str,
@@ -241,6 +249,11 @@ def encode_file_meta(
             raise DatasetError(f"{name} {uid!r} is not a valid UID (PS3.5 9.1)")
     if len(preamble) != PREAMBLE_LENGTH:
         raise DatasetError("the preamble must be 128 bytes")
+    if source_ae_title is not None and not _valid_ae_title(source_ae_title):
+        raise DatasetError(
+            f"Source Application Entity Title {source_ae_title!r} is not a valid AE "
+            "(PS3.5 Table 6.2-1: at most 16 characters of ISO 646, no backslash or controls)"
+        )
     body = b"".join(
         [
             _element(0x00020001, b"\x00\x01"),

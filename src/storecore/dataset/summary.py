@@ -264,7 +264,7 @@ def _summarize(
     scanner = _scanner(ts, limits, lenient_odd_length)
     if ts.deflated:
         # inflated only as far as the pixel data, as summarize_file does
-        _feed_deflated(scanner, lambda: b"", view[offset:])
+        _feed_deflated(scanner, lambda: b"", view[offset:], limits.max_inflated_length)
         return _build(scanner, ts, offset, 0)  # offsets refer to the inflated dataset
     scanner.feed(view[offset:])
     scanner.close()
@@ -296,7 +296,10 @@ def summarize_file(
         scanner = _scanner(ts, limits, lenient_odd_length)
         if ts.deflated:
             _feed_deflated(
-                scanner, lambda: f.read(_READ_CHUNK), memoryview(head)[meta.dataset_offset :]
+                scanner,
+                lambda: f.read(_READ_CHUNK),
+                memoryview(head)[meta.dataset_offset :],
+                limits.max_inflated_length,
             )
             return _build(scanner, ts, meta.dataset_offset, 0)
         scanner.feed(memoryview(head)[meta.dataset_offset :])
@@ -309,7 +312,9 @@ def summarize_file(
         return _build(scanner, ts, meta.dataset_offset, meta.dataset_offset)
 
 
-def _feed_deflated(scanner: _CScanner, read: Callable[[], bytes], first: Buffer) -> None:
+def _feed_deflated(
+    scanner: _CScanner, read: Callable[[], bytes], first: Buffer, limit: int
+) -> None:
     """Inflate (PS3.5 A.5) only as far as the scanner needs: it stops at the pixel data.
 
     `first` is the deflated data at hand; `read` returns more, or b"" at the end.
@@ -322,6 +327,11 @@ def _feed_deflated(scanner: _CScanner, read: Callable[[], bytes], first: Buffer)
         except _deflate.ERRORS as exc:
             raise DatasetError(f"deflated dataset is corrupt: {exc}", scanner.offset) from None
         if out:
+            if scanner.offset + len(out) > limit:
+                raise DatasetError(
+                    f"deflated dataset inflates past {limit} bytes (Limits.max_inflated_length)",
+                    scanner.offset,
+                )
             scanner.feed(out)
             if scanner.done:
                 break

@@ -17,7 +17,7 @@ from pathlib import Path
 from storecore import __version__, _deflate
 from storecore._ext._native import transcode_native
 from storecore._typing import Buffer
-from storecore.dataset._scan import inflate
+from storecore.dataset._scan import inflate_to
 from storecore.dataset.part10 import encode_file_meta, read_file_meta
 from storecore.errors import TranscodeError
 from storecore.limits import DEFAULT_LIMITS, Limits
@@ -81,7 +81,33 @@ def transcode_dataset(
     src = _native(source_ts)
     dst = _native(target_ts)
     if src.deflated:
-        source = inflate(source)
+        # inflated into an anonymous file and mapped: flat memory for any size,
+        # bounded by Limits.max_inflated_length
+        with tempfile.TemporaryFile(prefix="storecore-inflated-") as spool:
+            size = inflate_to(source, spool.write, limits.max_inflated_length)
+            spool.flush()
+            if size == 0:
+                return transcode_dataset(
+                    b"",
+                    _native("1.2.840.10008.1.2.1"),
+                    dst,
+                    write,
+                    limits=limits,
+                    lenient_odd_length=lenient_odd_length,
+                )
+            try:
+                inflated = mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
+            except OSError as exc:  # no address space left for the map
+                raise TranscodeError(f"cannot map the inflated dataset: {exc}") from None
+            with inflated:
+                return transcode_dataset(
+                    inflated,
+                    _native("1.2.840.10008.1.2.1"),
+                    dst,
+                    write,
+                    limits=limits,
+                    lenient_odd_length=lenient_odd_length,
+                )
     sink = write
     compressor = None
     compressed = 0
