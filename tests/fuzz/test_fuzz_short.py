@@ -17,8 +17,12 @@ from pathlib import Path
 
 import pytest
 
+import storecore
+
 HERE = Path(__file__).resolve().parent
-SRC = HERE.parents[1] / "src"
+# where this process found storecore (the installed package, or src/ with an
+# in-place build): the harness subprocesses must import the same one
+SRC = Path(storecore.__file__).resolve().parents[1]
 #: Seconds of fuzzing per harness: the two runs stay under a minute with start-up.
 FUZZ_SECONDS = 15
 _NOISE = ("INFO: Instrumenting", "WARNING: Failed to find function")

@@ -26,12 +26,15 @@ from pathlib import Path
 
 import pytest
 
+import storecore
 from storecore.dataset import read_file_meta, summarize, summarize_file
 from storecore.errors import DatasetError, StorecoreError
 from storecore.transcode.native import transcode_part10
 
 HERE = Path(__file__).resolve().parent
-SRC = HERE.parents[1] / "src"
+# where this process found storecore (the installed package, or src/ with an
+# in-place build): the harness subprocesses must import the same one
+SRC = Path(storecore.__file__).resolve().parents[1]
 CRASHES = HERE / "crashes"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 EXPLICIT_BE = "1.2.840.10008.1.2.2"
