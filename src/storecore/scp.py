@@ -34,7 +34,13 @@ from storecore.errors import DatasetError
 from storecore.limits import DEFAULT_LIMITS, Limits
 from storecore.net.channel import Channel, CommandReceived, DataReceived, Timeouts
 from storecore.net.server import Server
-from storecore.storage.sink import StoreHandle, StoreRequest, StoreResult, StoreSink
+from storecore.storage.sink import (
+    RefusedHandle,
+    StoreHandle,
+    StoreRequest,
+    StoreResult,
+    StoreSink,
+)
 from storecore.uid import STORAGE_SOP_CLASSES, transfer_syntaxes
 from storecore.ul import (
     A_ASSOCIATE_AC,
@@ -93,22 +99,6 @@ class AssociationStats:
     bytes: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     outcome: str = "closed"
-
-
-class _Drain:
-    """A handle that reads and drops a dataset, then answers with a fixed result."""
-
-    def __init__(self, result: StoreResult) -> None:
-        self.result = result
-
-    def write(self, chunk: memoryview) -> None:
-        pass
-
-    def finish(self) -> StoreResult:
-        return self.result
-
-    def abort(self) -> None:
-        pass
 
 
 class StorageSCP:
@@ -309,7 +299,7 @@ class _Session:
                 return
             self._send(event.context_id, exc.response())
             if event.has_dataset:
-                self.pending = (event.context_id, None, _Drain(StoreResult(0)))
+                self.pending = (event.context_id, None, RefusedHandle(StoreResult(0)))
             return
         except DatasetError as exc:
             log.warning("association %s: undecodable command set: %s", self.stats.peer, exc)
@@ -328,7 +318,7 @@ class _Session:
     def _begin(self, context_id: int, message: C_STORE_RQ) -> StoreHandle:
         abstract, transfer_syntax = self.association.contexts[context_id]
         if message.AffectedSOPClassUID != abstract:
-            return _Drain(
+            return RefusedHandle(
                 StoreResult(
                     _SOP_CLASS_NOT_SUPPORTED,
                     "Affected SOP Class UID differs from the context's abstract syntax",
@@ -346,10 +336,12 @@ class _Session:
             return self.scp.sink.begin(request)
         except OSError as exc:
             log.error("sink refused %s: %s", message.AffectedSOPInstanceUID, exc)
-            return _Drain(StoreResult(_OUT_OF_RESOURCES, _short(f"cannot store: {exc.strerror}")))
+            return RefusedHandle(
+                StoreResult(_OUT_OF_RESOURCES, _short(f"cannot store: {exc.strerror}"))
+            )
         except Exception as exc:
             log.exception("sink failed on %s", message.AffectedSOPInstanceUID)
-            return _Drain(StoreResult(_PROCESSING_FAILURE, _short(f"sink failed: {exc}")))
+            return RefusedHandle(StoreResult(_PROCESSING_FAILURE, _short(f"sink failed: {exc}")))
 
     def _data(self, event: DataReceived) -> None:
         pending = self.pending
@@ -363,7 +355,7 @@ class _Session:
             log.exception("sink failed writing %s", request and request.AffectedSOPInstanceUID)
             status = _OUT_OF_RESOURCES if isinstance(exc, OSError) else _PROCESSING_FAILURE
             handle.abort()
-            handle = _Drain(StoreResult(status, _short(f"sink failed: {exc}")))
+            handle = RefusedHandle(StoreResult(status, _short(f"sink failed: {exc}")))
             self.pending = (context_id, request, handle)
         if not event.last:
             return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pydicom
@@ -109,35 +111,41 @@ def test_dcmtk_storescu_and_echoscu_to_storecore(scp: StorageSCP, store_dir: Pat
         assert b.PixelData == a.PixelData
 
 
-def test_storecore_scu_to_dcmtk_storescp(tmp_path: Path) -> None:
-    out = tmp_path / "dcmtk"
+@contextmanager
+def dcmtk_storescp(out: Path, *options: str) -> Iterator[int]:
+    """dcmtk's storescp writing into `out`, answering C-ECHO; yields its port."""
     out.mkdir()
     port = free_port()
     proc = subprocess.Popen(
-        [dcmtk("storescp"), "-aet", "DCMTK", "-od", str(out), "--accept-all", str(port)],
+        [dcmtk("storescp"), "-aet", "DCMTK", "-od", str(out), *options, str(port)],
         env=dcmtk_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        scu = StorageSCU()
-        for _ in range(50):
+        for _ in range(100):  # until it listens
             try:
-                assert scu.echo("127.0.0.1", port, "DCMTK") == 0
+                StorageSCU().echo("127.0.0.1", port, "DCMTK")
                 break
             except AssociationRejected:
-                threading.Event().wait(0.1)
-        files = [
-            f
-            for f in corpus_files()
-            if f.name in ("CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "rtplan.dcm")
-        ]
-        outcomes = scu.send(files, "127.0.0.1", port, "DCMTK")
-        assert [o.status for o in outcomes] == [0] * len(files), outcomes
+                threading.Event().wait(0.05)
+        yield port
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_storecore_scu_to_dcmtk_storescp(tmp_path: Path) -> None:
+    out = tmp_path / "dcmtk"
+    files = [
+        f
+        for f in corpus_files()
+        if f.name in ("CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "rtplan.dcm")
+    ]
+    with dcmtk_storescp(out, "--accept-all") as port:
+        outcomes = StorageSCU().send(files, "127.0.0.1", port, "DCMTK")
+    assert [o.status for o in outcomes] == [0] * len(files), outcomes
     received = list(out.iterdir())
     assert len(received) == len(files)
     by_uid = {pydicom.dcmread(p).SOPInstanceUID: p for p in received}
@@ -150,29 +158,10 @@ def test_storecore_scu_to_dcmtk_storescp(tmp_path: Path) -> None:
 def test_native_transcoding_when_the_peer_refuses_the_file_syntax(tmp_path: Path) -> None:
     """dcmtk's storescp accepting only Implicit VR LE: an Explicit VR BE file is rewritten."""
     out = tmp_path / "dcmtk"
-    out.mkdir()
-    port = free_port()
-    proc = subprocess.Popen(
-        [dcmtk("storescp"), "-aet", "DCMTK", "-od", str(out), "+xi", str(port)],
-        env=dcmtk_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        scu = StorageSCU()
-        for _ in range(50):
-            try:
-                scu.echo("127.0.0.1", port, "DCMTK")
-                break
-            except AssociationRejected:
-                threading.Event().wait(0.1)
-        src = Path(pydicom.data.get_testdata_file("MR_small_bigendian.dcm"))
-        jpeg = Path(pydicom.data.get_testdata_file("JPEG2000.dcm"))
-        big, compressed = scu.send([src, jpeg], "127.0.0.1", port, "DCMTK")
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    src = Path(pydicom.data.get_testdata_file("MR_small_bigendian.dcm"))
+    jpeg = Path(pydicom.data.get_testdata_file("JPEG2000.dcm"))
+    with dcmtk_storescp(out, "+xi") as port:
+        big, compressed = StorageSCU().send([src, jpeg], "127.0.0.1", port, "DCMTK")
     assert big.status == 0 and big.transcode is not None
     assert big.transfer_syntax_uid == "1.2.840.10008.1.2"
     assert big.transcode.path.value == "SUPPORTED"

@@ -2,10 +2,18 @@
 
 from storecore.storage.sink import (
     DirectorySink,
+    RefusedHandle,
     StoreHandle,
     StoreRequest,
     StoreResult,
     StoreSink,
 )
 
-__all__ = ["DirectorySink", "StoreHandle", "StoreRequest", "StoreResult", "StoreSink"]
+__all__ = [
+    "DirectorySink",
+    "RefusedHandle",
+    "StoreHandle",
+    "StoreRequest",
+    "StoreResult",
+    "StoreSink",
+]

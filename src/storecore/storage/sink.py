@@ -28,7 +28,14 @@ from storecore.dataset.part10 import encode_file_meta
 from storecore.errors import DatasetError, StorecoreError
 from storecore.uid import is_valid_uid
 
-__all__ = ["StoreRequest", "StoreResult", "StoreHandle", "StoreSink", "DirectorySink"]
+__all__ = [
+    "StoreRequest",
+    "StoreResult",
+    "StoreHandle",
+    "StoreSink",
+    "DirectorySink",
+    "RefusedHandle",
+]
 
 log = logging.getLogger(__name__)
 
@@ -224,11 +231,11 @@ class DirectorySink:
 
     def begin(self, request: StoreRequest) -> StoreHandle:
         if not is_valid_uid(request.sop_instance_uid):
-            return _Refused(StoreResult(_CANNOT_UNDERSTAND, "invalid SOP Instance UID"))
+            return RefusedHandle(StoreResult(_CANNOT_UNDERSTAND, "invalid SOP Instance UID"))
         return _DirectoryHandle(self, request)
 
 
-class _Refused:
+class RefusedHandle:
     """A handle that reads and drops the dataset, then answers with a fixed result."""
 
     def __init__(self, result: StoreResult) -> None:
