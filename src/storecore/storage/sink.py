@@ -16,13 +16,14 @@ protocol.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from storecore._typing import Buffer
 from storecore.dataset import Scanner
 from storecore.dataset.part10 import encode_file_meta
 from storecore.errors import DatasetError, StorecoreError
@@ -108,8 +109,10 @@ class _DirectoryHandle:
         self.sink = sink
         self.request = request
         self.final = sink.path_for(request.sop_instance_uid)
-        fd, self.tmp = tempfile.mkstemp(prefix=".incoming-", dir=sink.root)
-        self.file = os.fdopen(fd, "wb")
+        # a name no other handle uses (process, thread, counter), created
+        # exclusively; plain os-level writes, no buffering layer in between
+        self.tmp = sink.root / f".incoming-{os.getpid()}-{next(_SEQUENCE)}"
+        self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         self.failed: StoreResult | None = None
         # the structure is checked as it passes (no tokens kept, values skipped);
         # only the two UIDs are copied out
@@ -117,22 +120,25 @@ class _DirectoryHandle:
             request.transfer_syntax_uid, tokens=False, capture=(0x00080016, 0x00080018)
         )
         try:
-            self.file.write(
+            _write_all(
+                self.fd,
                 encode_file_meta(
                     request.sop_class_uid,
                     request.sop_instance_uid,
                     request.transfer_syntax_uid,
                     source_ae_title=request.calling_ae_title,
-                )
+                ),
             )
         except StorecoreError as exc:
             self.failed = StoreResult(_CANNOT_UNDERSTAND, _comment(str(exc)))
+        except OSError as exc:
+            self.failed = StoreResult(_OUT_OF_RESOURCES, _comment(f"cannot write: {exc.strerror}"))
 
     def write(self, chunk: memoryview) -> None:
         if self.failed is not None:
             return  # keep reading the peer's fragments; the answer is decided
         try:
-            self.file.write(chunk)
+            _write_all(self.fd, chunk)
         except OSError as exc:
             self.failed = StoreResult(_OUT_OF_RESOURCES, _comment(f"cannot write: {exc.strerror}"))
             return
@@ -145,11 +151,10 @@ class _DirectoryHandle:
         result = self.failed
         try:
             if result is None:
-                self.file.flush()
                 if self.sink.fsync:
-                    os.fsync(self.file.fileno())
+                    os.fsync(self.fd)
                 result = self._check()
-            self.file.close()
+            self._close()
             if result.status == _SUCCESS or result.status >> 12 == 0xB:
                 os.replace(self.tmp, self.final)
                 if self.sink.fsync:
@@ -159,6 +164,11 @@ class _DirectoryHandle:
             result = StoreResult(_OUT_OF_RESOURCES, _comment(f"cannot store: {exc.strerror}"))
         self._discard()
         return result
+
+    def _close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
 
     def _check(self) -> StoreResult:
         req = self.request
@@ -184,13 +194,22 @@ class _DirectoryHandle:
 
     def abort(self) -> None:
         try:
-            self.file.close()
+            self._close()
         finally:
             self._discard()
 
     def _discard(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.tmp)
+
+
+_SEQUENCE = itertools.count()
+
+
+def _write_all(fd: int, data: Buffer) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _fsync_dir(path: Path) -> None:
