@@ -25,6 +25,7 @@ __all__ = [
     "encode_file_meta",
     "write_part10",
     "PREAMBLE_LENGTH",
+    "dataset_start",
 ]
 
 #: storecore's Implementation Class UID (PS3.7 D.3.3.2): a UUID-derived UID
@@ -148,9 +149,16 @@ def read_file_meta(
         return _read_file_meta(view, lenient_no_preamble, lenient_meta_group_length)
 
 
-def _read_file_meta(
-    view: memoryview, lenient_no_preamble: bool, lenient_meta_group_length: bool
-) -> FileMeta:
+def _scan_meta(
+    view: memoryview,
+    capture: tuple[int, ...],
+    lenient_no_preamble: bool,
+    lenient_meta_group_length: bool,
+) -> tuple[bool, int, int, tuple[bytes | None, ...]]:
+    """Find group 0002 and check its group length: (has_preamble, start, end, captures).
+
+    `capture` must begin with (0002,0000) and (0002,0010).
+    """
     has_preamble = len(view) >= 132 and bytes(view[128:132]) == _MAGIC
     if has_preamble:
         start = 132
@@ -158,7 +166,9 @@ def _read_file_meta(
         start = 0
     else:
         raise DatasetError("not a DICOM Part 10 file: no 'DICM' prefix after the preamble", 128)
-    scanner = _CScanner(False, False, stop_tag=0x00030000, capture=_CAPTURE, tokens=False)
+    scanner = _CScanner(
+        False, False, stop_tag=0x00030000, capture=capture, tokens=False, max_captured_value=1024
+    )
     scanner.feed(view[start:])
     stopped = scanner.stopped_at
     if stopped is None:
@@ -166,17 +176,14 @@ def _read_file_meta(
         end = len(view)
     else:
         end = start + stopped.offset
-    elements = {
-        tag: value
-        for tag, value in zip(_CAPTURE, scanner.captures(), strict=True)
-        if value is not None
-    }
-    if 0x00020000 in elements:
-        if len(elements[0x00020000]) != 4:
+    values = scanner.captures()
+    group_length_value = values[0]
+    if group_length_value is not None:
+        if len(group_length_value) != 4:
             raise DatasetError(
                 "File Meta Information Group Length is not a 4-byte UL", start, "(0002,0000)"
             )
-        (group_length,) = struct.unpack("<I", elements[0x00020000])
+        (group_length,) = struct.unpack("<I", group_length_value)
         first = start + 12  # the group length element is 12 bytes
         if first + group_length != end and not lenient_meta_group_length:
             raise DatasetError(
@@ -185,11 +192,24 @@ def _read_file_meta(
                 start + 8,
                 "(0002,0000)",
             )
-    ts = _text(elements.get(0x00020010))
-    if not ts:
+    if not _text(values[1]):
         raise DatasetError("File Meta Information has no Transfer Syntax UID", start, "(0002,0010)")
+    return has_preamble, start, end, values
+
+
+# (0002,0000) and (0002,0010) first, as _scan_meta wants them
+_CAPTURE_ALL = (0x00020000, 0x00020010, *(t for t in _CAPTURE if t not in (0x00020000, 0x00020010)))
+
+
+def _read_file_meta(
+    view: memoryview, lenient_no_preamble: bool, lenient_meta_group_length: bool
+) -> FileMeta:
+    has_preamble, _start, end, values = _scan_meta(
+        view, _CAPTURE_ALL, lenient_no_preamble, lenient_meta_group_length
+    )
+    elements = {tag: v for tag, v in zip(_CAPTURE_ALL, values, strict=True) if v is not None}
     return FileMeta(
-        transfer_syntax_uid=ts,
+        transfer_syntax_uid=_text(values[1]) or "",
         media_storage_sop_class_uid=_text(elements.get(0x00020002)) or "",
         media_storage_sop_instance_uid=_text(elements.get(0x00020003)) or "",
         implementation_class_uid=_text(elements.get(0x00020012)),
@@ -199,6 +219,15 @@ def _read_file_meta(
         has_preamble=has_preamble,
         elements=elements,
     )
+
+
+def dataset_start(view: memoryview) -> tuple[str, int]:
+    """The hot path's lean reader: (Transfer Syntax UID, dataset offset) of a Part 10 file.
+
+    The same checks as :func:`read_file_meta` (strict), without building a FileMeta.
+    """
+    _, _, end, values = _scan_meta(view, (0x00020000, 0x00020010), False, False)
+    return _text(values[1]) or "", end
 
 
 def _element(tag: int, value: bytes) -> bytes:

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from storecore import _deflate
 from storecore._ext._scanner import Scanner as _CScanner
 from storecore._typing import Buffer
-from storecore.dataset.part10 import read_file_meta
+from storecore.dataset.part10 import dataset_start
 from storecore.errors import DatasetError
 from storecore.limits import DEFAULT_LIMITS, Limits
 from storecore.uid import TransferSyntax, transfer_syntax
@@ -44,6 +44,8 @@ SUMMARY_TAGS: tuple[int, ...] = (
 )
 _PIXEL_TAGS = 0x7FE00008  # Float Pixel Data, Double Float Pixel Data, Pixel Data: all >= this
 _READ_CHUNK = 64 * 1024
+# The first read: most headers end within 16 KiB, and a smaller read is cheaper.
+_FIRST_READ = 16 * 1024
 _UNDEFINED = 0xFFFFFFFF
 
 
@@ -251,9 +253,8 @@ def _summarize(
     lenient_odd_length: bool,
 ) -> Summary:
     if transfer_syntax_uid is None:
-        meta = read_file_meta(view)
-        ts = transfer_syntax(meta.transfer_syntax_uid)
-        offset = meta.dataset_offset
+        ts_uid, offset = dataset_start(view)
+        ts = transfer_syntax(ts_uid)
     else:
         ts = (
             transfer_syntax_uid
@@ -283,33 +284,33 @@ def summarize_file(
     Pixel Data element, so a 1 GB image costs one or two reads.
     """
     with open(path, "rb", buffering=0) as f:
-        head = f.read(_READ_CHUNK)
+        head = f.read(_FIRST_READ)
         try:
-            meta = read_file_meta(head)
+            ts_uid, dataset_offset = dataset_start(memoryview(head))
         except DatasetError:
-            if len(head) < _READ_CHUNK or head[128:132] != b"DICM":
+            if len(head) < _FIRST_READ or head[128:132] != b"DICM":
                 raise
             # a meta header longer than the first chunk: map the whole file
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
                 return summarize(m, limits=limits, lenient_odd_length=lenient_odd_length)
-        ts = transfer_syntax(meta.transfer_syntax_uid)
+        ts = transfer_syntax(ts_uid)
         scanner = _scanner(ts, limits, lenient_odd_length)
         if ts.deflated:
             _feed_deflated(
                 scanner,
                 lambda: f.read(_READ_CHUNK),
-                memoryview(head)[meta.dataset_offset :],
+                memoryview(head)[dataset_offset:],
                 limits.max_inflated_length,
             )
-            return _build(scanner, ts, meta.dataset_offset, 0)
-        scanner.feed(memoryview(head)[meta.dataset_offset :])
+            return _build(scanner, ts, dataset_offset, 0)
+        scanner.feed(memoryview(head)[dataset_offset:])
         while not scanner.done:
             chunk = f.read(_READ_CHUNK)
             if not chunk:
                 break
             scanner.feed(chunk)
         scanner.close()
-        return _build(scanner, ts, meta.dataset_offset, meta.dataset_offset)
+        return _build(scanner, ts, dataset_offset, dataset_offset)
 
 
 def _feed_deflated(
