@@ -1,0 +1,385 @@
+"""C-STORE over loopback, side by side: storecore, dcmtk and pynetdicom as senders and receivers.
+
+Run from the repository root (dcmtk at /usr/bin; about 15 minutes with the defaults)::
+
+    PYTHONPATH=src python3 benchmarks/network.py [--rounds 3] [--pdu 131072,16384]
+        [--corpora ct,small,multiframe] [--pairs 1,2,3,4,5,6] [--corpus-dir DIR]
+
+The pairs (sender → receiver; every receiver a process of its own that writes
+one file per instance, no fsync; see ``_netpeers.py``):
+
+1. storecore SCU → storecore SCP
+2. dcmtk storescu → storecore SCP
+3. dcmtk storescu → dcmtk storescp
+4. dcmtk storescu → pynetdicom storescp
+5. pynetdicom SCU → pynetdicom storescp
+6. storecore SCU → dcmtk storescp
+
+on three corpora generated deterministically (``_netcorpus.py``) into a
+temporary directory: 1,000 CT images of 0.5 MB, 5,000 ~4 KB Secondary Capture
+images and 4 multi-frame images of 200 MB. Each PDU size given is the receivers' Maximum Length
+(what the senders' P-DATA-TF PDUs are cut to). In every round each pair runs
+once per PDU size, in an order rotated from round to round, so that drifts in
+machine load hit every pair alike; the figures are medians over rounds, the
+ratios are ratios of those medians (with the range of the per-round ratios).
+pynetdicom is slow on small objects (~19 instances/s sender and receiver):
+pair 5 sends only the first ``--pynetdicom-small-cap`` of the small corpus,
+and the pairs with pynetdicom run ``--slow-rounds`` rounds there.
+
+Every transfer is checked (``_netpeers.verify``): the receiver must hold all
+the instances, a sample must read back equal to its source, and storecore's
+files must hold the sent dataset bytes unchanged. A failed check is reported
+and the exit status is 1.
+
+Targets (the issue; benchmarks/README.md, "Network"): on the CT corpus
+storecore's SCP ingests >= 1.5x dcmtk's storescp and >= 5x pynetdicom's
+storescp (instances/s, dcmtk storescu sending), with <= 1/10 of pynetdicom's
+CPU per instance; on the small corpus >= 2x dcmtk's instances/s; storecore's
+SCU into dcmtk's storescp >= 1.2x dcmtk's storescu.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import pydicom
+import pynetdicom
+
+import storecore
+from _netcorpus import CORPORA, NetCorpus, build
+from _netpeers import DCMTK_MISSING, PAIRS, STORESCU, Transfer, dcmtk_missing, run_transfer
+
+# pair numbers compared in the ratio table: (label, numerator pair, denominator pair)
+SPEED_RATIOS = (
+    ("storecore SCP vs dcmtk storescp (2 / 3)", 2, 3),
+    ("storecore SCP vs pynetdicom storescp (2 / 4)", 2, 4),
+    ("storecore SCU vs dcmtk storescu, into storecore SCP (1 / 2)", 1, 2),
+    ("storecore SCU vs dcmtk storescu, into dcmtk storescp (6 / 3)", 6, 3),
+    ("storecore both ends vs dcmtk both ends (1 / 3)", 1, 3),
+    ("storecore both ends vs pynetdicom both ends (1 / 5)", 1, 5),
+)
+CPU_RATIOS = (
+    ("storecore SCP CPU per instance / dcmtk storescp's (2 / 3)", 2, 3),
+    ("storecore SCP CPU per instance / pynetdicom storescp's (2 / 4)", 2, 4),
+)
+CORPUS_TITLES = {
+    "ct": "CT, 0.5 MB each",
+    "small": "small Secondary Capture, ~4 KB each",
+    "multiframe": "multi-frame, 200 MB each",
+}
+
+Results = dict[tuple[str, int, int], list[Transfer]]  # (corpus, pdu, pair) -> runs in order
+
+
+def _median(runs: list[Transfer], value: Callable[[Transfer], float]) -> float | None:
+    good = [value(t) for t in runs if t.ok]
+    return statistics.median(good) if good else None
+
+
+def _fmt(v: float | None, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    if v >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}" if v < 10 else f"{v:.1f}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def _per_round(
+    a: list[Transfer], b: list[Transfer], value: Callable[[Transfer], float]
+) -> list[float]:
+    return [value(x) / value(y) for x, y in zip(a, b, strict=False) if x.ok and y.ok and value(y)]
+
+
+def _range(values: list[float]) -> str:
+    if len(values) < 2:
+        return ""
+    return f" ({min(values):.2f}-{max(values):.2f})"
+
+
+def pair_table(results: Results, corpus: NetCorpus, pdu: int, pairs: list[int]) -> list[str]:
+    lines = [
+        f"{CORPUS_TITLES.get(corpus.name, corpus.name)} ({len(corpus):,} instances, "
+        f"{corpus.total_bytes / 1e6:,.1f} MB), max PDU {pdu:,}",
+        "",
+        "| # | sender → receiver | instances | instances/s | MB/s | receiver CPU s (sys) "
+        "| CPU ms/instance | receiver peak RSS MB | sender wall s | sender CPU s | runs | checks |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for k in pairs:
+        runs = results.get((corpus.name, pdu, k), [])
+        if not runs:
+            continue
+        first = runs[0]
+        problems = sorted({p for t in runs for p in t.problems})
+        checks = "ok" if not problems else "**FAILED**: " + "; ".join(problems)[:200]
+        cells = [
+            str(k),
+            first.pair,
+            f"{first.instances:,}",
+            _fmt(_median(runs, lambda t: t.per_second)),
+            _fmt(_median(runs, lambda t: t.mb_per_second)),
+            f"{_fmt(_median(runs, lambda t: t.receiver_cpu))} "
+            f"({_fmt(_median(runs, lambda t: t.receiver_sys))})",
+            _fmt(_median(runs, lambda t: t.cpu_ms_per_instance)),
+            _fmt(_median(runs, lambda t: t.receiver_rss_mb)),
+            _fmt(_median(runs, lambda t: t.wall)),
+            _fmt(_median(runs, lambda t: t.sender_cpu)),
+            f"{sum(t.ok for t in runs)}/{len(runs)}",
+            checks,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def ratio(
+    results: Results, corpus: str, pdu: int, a: int, b: int, cpu: bool = False
+) -> tuple[float | None, str]:
+    """Median-of-a / median-of-b, and the range of the per-round ratios."""
+    ra, rb = results.get((corpus, pdu, a), []), results.get((corpus, pdu, b), [])
+
+    def value(t: Transfer) -> float:
+        return t.cpu_ms_per_instance if cpu else t.per_second
+
+    return _ratio(_median(ra, value), _median(rb, value)), _range(_per_round(ra, rb, value))
+
+
+def ratio_table(results: Results, corpora: list[str], pdus: list[int]) -> list[str]:
+    columns = [(c, p) for c in corpora for p in pdus]
+    lines = [
+        "| ratio (instances/s; CPU: lower is better) | "
+        + " | ".join(f"{c}, PDU {p // 1024} KiB" for c, p in columns)
+        + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for label, a, b in SPEED_RATIOS:
+        cells = []
+        for c, p in columns:
+            v, spread = ratio(results, c, p, a, b)
+            cells.append("-" if v is None else f"{v:.2f}x{spread}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for label, a, b in CPU_RATIOS:
+        cells = []
+        for c, p in columns:
+            v, spread = ratio(results, c, p, a, b, cpu=True)
+            cells.append("-" if v is None else f"{v:.3f}{spread}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def target_table(results: Results, pdus: list[int]) -> list[str]:
+    # (target, corpus, pairs a/b, threshold, cpu): met when the ratio >= threshold
+    # (for CPU: when the ratio <= threshold)
+    targets = (
+        ("SCP ingest >= 1.5x dcmtk storescp, CT (2 / 3)", "ct", 2, 3, 1.5, False),
+        ("SCP ingest >= 5x pynetdicom storescp, CT (2 / 4)", "ct", 2, 4, 5.0, False),
+        ("SCP CPU per instance <= 1/10 of pynetdicom's, CT (2 / 4)", "ct", 2, 4, 0.1, True),
+        ("small objects >= 2x dcmtk's instances/s (2 / 3)", "small", 2, 3, 2.0, False),
+        (
+            "storecore SCU into dcmtk storescp >= 1.2x dcmtk storescu, CT (6 / 3)",
+            "ct",
+            6,
+            3,
+            1.2,
+            False,
+        ),
+    )
+    lines = [
+        "| target | " + " | ".join(f"PDU {p // 1024} KiB" for p in pdus) + " |",
+        "|---|" + "---|" * len(pdus),
+    ]
+    for label, corpus, a, b, threshold, cpu in targets:
+        cells = []
+        for p in pdus:
+            v, spread = ratio(results, corpus, p, a, b, cpu=cpu)
+            if v is None:
+                cells.append("not run")
+                continue
+            met = v <= threshold if cpu else v >= threshold
+            shown = f"{v:.3f}" if cpu else f"{v:.2f}x"
+            cells.append(f"{shown}{spread} {'met' if met else '**missed**'}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def source_revision() -> str:
+    """The last commit that changed the storecore package measured, and whether it has changes."""
+    src = Path(storecore.__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(src), "log", "-1", "--format=%h", "--", "."],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "--no-optional-locks", "-C", str(src), "status", "--porcelain", "--", "."],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown revision (not a git checkout)"
+    if not head:  # an installed package: no history
+        return "an unknown revision (not a git checkout)"
+    return head + (" + uncommitted changes" if dirty else "")
+
+
+def machine_notes() -> list[str]:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    dcmtk = "missing"
+    if not dcmtk_missing():
+        out = subprocess.run([STORESCU, "--version"], capture_output=True, text=True).stdout
+        dcmtk = out.split("\n", 2)[0].strip("$ ").strip()
+    return [
+        f"{datetime.date.today().isoformat()}, storecore {source_revision()} (last commit to "
+        "the package), "
+        f"{model}, {os.cpu_count()} cores, "
+        f"Linux {platform.release()}, Python {platform.python_version()}, "
+        f"storecore {getattr(storecore, '__version__', '?')}, {dcmtk} (Debian), "
+        f"pynetdicom {pynetdicom.__version__}, pydicom {pydicom.__version__}"
+    ]
+
+
+def filesystem(path: Path) -> str:
+    """The type and device of the mount `path` is on, from /proc/mounts."""
+    best, found = "", "?"
+    resolved = str(path.resolve())
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            device, mount, kind = line.split()[:3]
+            inside = resolved == mount or resolved.startswith(mount.rstrip("/") + "/")
+            if inside and len(mount) >= len(best):
+                best, found = mount, f"{kind} on {device}"
+    except OSError:
+        pass
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--slow-rounds", type=int, default=2,
+                        help="rounds of pairs 4 and 5 on the small corpus")  # fmt: skip
+    parser.add_argument("--multiframe-rounds", type=int, default=2)
+    parser.add_argument("--pdu", default="131072,16384",
+                        help="receivers' max PDU lengths, comma-separated")  # fmt: skip
+    parser.add_argument("--corpora", default="ct,small,multiframe")
+    parser.add_argument("--pairs", default="1,2,3,4,5,6")
+    for name, count in CORPORA.items():
+        parser.add_argument(f"--{name}", type=int, default=count, help="instances")
+    parser.add_argument("--pynetdicom-small-cap", type=int, default=500,
+                        help="instances pair 5 sends of the small corpus")  # fmt: skip
+    parser.add_argument("--sample", type=int, default=5,
+                        help="received files per run read back and compared")  # fmt: skip
+    parser.add_argument("--corpus-dir", type=Path,
+                        help="generate the corpora here, keep them, reuse them")  # fmt: skip
+    parser.add_argument("--receive-dir", type=Path,
+                        help="where the receivers write (default: the temporary folder, on "
+                        "the disk); e.g. /dev/shm to take the filesystem out")  # fmt: skip
+    parser.add_argument("--json", type=Path, help="write every run's figures here")
+    args = parser.parse_args(argv)
+
+    pairs = [int(k) for k in args.pairs.split(",")]
+    pdus = [int(p) for p in args.pdu.split(",")]
+    corpora = args.corpora.split(",")
+    if dcmtk_missing() and any("dcmtk" in PAIRS[k] for k in pairs):
+        print(DCMTK_MISSING, file=sys.stderr)
+        return 2
+    command = "python3 benchmarks/network.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    results: Results = defaultdict(list)
+    revision = source_revision()
+    loads = [os.getloadavg()[0]]
+    with tempfile.TemporaryDirectory(prefix="storecore-net-") as tmp:
+        corpus_root = args.corpus_dir or Path(tmp) / "corpus"
+        workdir = Path(tempfile.mkdtemp(prefix="storecore-net-", dir=args.receive_dir or tmp))
+        built: dict[str, NetCorpus] = {}
+        for name in corpora:
+            print(f"generating {name} ...", file=sys.stderr, flush=True)
+            built[name] = build(name, corpus_root, getattr(args, name))
+        for name in corpora:
+            corpus = built[name]
+            rounds = args.multiframe_rounds if name == "multiframe" else args.rounds
+            for r in range(rounds):
+                for pdu in pdus:
+                    order = pairs[r % len(pairs) :] + pairs[: r % len(pairs)]
+                    for k in order:
+                        sender, receiver = PAIRS[k]
+                        sent = corpus
+                        if name == "small" and "pynetdicom" in (sender, receiver):
+                            if r >= args.slow_rounds:
+                                continue
+                            if sender == "pynetdicom":
+                                sent = corpus.head(args.pynetdicom_small_cap)
+                        t = run_transfer(
+                            sender, receiver, sent, workdir, pdu=pdu, sample=args.sample
+                        )
+                        results[(name, pdu, k)].append(t)
+                        loads.append(t.load)
+                        status = "ok" if t.ok else "FAILED: " + "; ".join(t.problems)
+                        print(
+                            f"{name} round {r + 1}/{rounds} pdu {pdu} #{k} {t.pair}: "
+                            f"{t.per_second:,.0f}/s {t.mb_per_second:,.0f} MB/s, "
+                            f"receiver {t.receiver_cpu:.2f} s CPU {t.receiver_rss_mb:.0f} MB, "
+                            f"load {t.load:.1f}: {status}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+        where = f"receivers writing to {workdir.parent} ({filesystem(workdir)}), no fsync"
+        out = [
+            f"`{command}`",
+            "",
+            *machine_notes(),
+            where,
+            *(
+                [f"**storecore's source changed during the run**: {revision} at the start"]
+                if source_revision() != revision
+                else []
+            ),
+            f"1-minute load average during the run: median {statistics.median(loads):.1f}, "
+            f"max {max(loads):.1f}",
+            "",
+        ]
+        for name in corpora:
+            for pdu in pdus:
+                out += pair_table(results, built[name], pdu, pairs)
+                if name == "small" and 5 in pairs:
+                    cap = min(args.pynetdicom_small_cap, len(built[name]))
+                    out.append(f"(pair 5 sent the first {cap:,} instances only)")
+                out.append("")
+        out += [*ratio_table(results, corpora, pdus), ""]
+        out += target_table(results, pdus)
+        print("\n".join(out))
+        if args.receive_dir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        args.json.write_text(
+            json.dumps([t.as_dict() for runs in results.values() for t in runs], indent=1)
+        )
+    failed = [t for runs in results.values() for t in runs if not t.ok]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
