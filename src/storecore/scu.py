@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from storecore.dataset import read_file_meta, summarize_file
+from storecore.dataset import summarize_file
 from storecore.dimse import C_ECHO_RQ, C_ECHO_RSP, C_STORE_RQ, C_STORE_RSP, decode_command
 from storecore.errors import StorecoreError
 from storecore.limits import DEFAULT_LIMITS, Limits
@@ -101,6 +101,7 @@ class _File:
     sop_class: str
     sop_instance: str
     ts: str
+    dataset_offset: int
 
 
 class StorageSCU:
@@ -224,7 +225,11 @@ class StorageSCU:
                 path, summary.sop_instance_uid, None, "not sent: no SOP Class/Instance UID"
             )
         return _File(
-            path, summary.sop_class_uid, summary.sop_instance_uid, summary.transfer_syntax_uid
+            path,
+            summary.sop_class_uid,
+            summary.sop_instance_uid,
+            summary.transfer_syntax_uid,
+            summary.dataset_offset,
         )
 
     def _contexts(self, files: Sequence[_File]) -> list[tuple[str, tuple[str, ...]]]:
@@ -297,42 +302,45 @@ class StorageSCU:
         context_id = next((c for c, ts in accepted if ts == f.ts), None)
         record = None
         try:
-            with open(f.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                meta = read_file_meta(m)
-                with memoryview(m)[meta.dataset_offset :] as dataset:
-                    request = C_STORE_RQ(
-                        MessageID=message_id,
-                        AffectedSOPClassUID=f.sop_class,
-                        AffectedSOPInstanceUID=f.sop_instance,
-                    )
-                    if context_id is not None:
-                        sent_ts = f.ts
-                        session.channel.send_message(context_id, request, dataset)
-                    else:
-                        native = [(c, ts) for c, ts in accepted if transfer_syntax(ts).native]
-                        if not (_known(f.ts) and transfer_syntax(f.ts).native) or not native:
-                            offered = ", ".join(ts for _, ts in accepted)
-                            return StoreOutcome(
-                                f.path,
-                                f.sop_instance,
-                                None,
-                                f"NOT_SUPPORTED: the file is in {f.ts}, the peer accepted only "
-                                f"{offered}; compressed/native transcoding is not available yet",
-                            )
-                        context_id, sent_ts = native[0]
-                        out = bytearray()
-                        transcode_dataset(dataset, f.ts, sent_ts, out.extend, limits=self.limits)
-                        record = TranscodeRecord(
-                            source_ts=f.ts,
-                            target_ts=sent_ts,
-                            path=TranscodePath.SUPPORTED,
-                            codec=NATIVE_CODEC,
-                            original_sop_instance_uid=f.sop_instance,
-                            sop_instance_uid=f.sop_instance,
-                            bytes_in=len(dataset),
-                            bytes_out=len(out),
+            # the dataset starts where the summary found it when the batch was inspected
+            with (
+                open(f.path, "rb") as fh,
+                mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m,
+                memoryview(m)[f.dataset_offset :] as dataset,
+            ):
+                request = C_STORE_RQ(
+                    MessageID=message_id,
+                    AffectedSOPClassUID=f.sop_class,
+                    AffectedSOPInstanceUID=f.sop_instance,
+                )
+                if context_id is not None:
+                    sent_ts = f.ts
+                    session.channel.send_message(context_id, request, dataset)
+                else:
+                    native = [(c, ts) for c, ts in accepted if transfer_syntax(ts).native]
+                    if not (_known(f.ts) and transfer_syntax(f.ts).native) or not native:
+                        offered = ", ".join(ts for _, ts in accepted)
+                        return StoreOutcome(
+                            f.path,
+                            f.sop_instance,
+                            None,
+                            f"NOT_SUPPORTED: the file is in {f.ts}, the peer accepted only "
+                            f"{offered}; compressed/native transcoding is not available yet",
                         )
-                        session.channel.send_message(context_id, request, out)
+                    context_id, sent_ts = native[0]
+                    out = bytearray()
+                    transcode_dataset(dataset, f.ts, sent_ts, out.extend, limits=self.limits)
+                    record = TranscodeRecord(
+                        source_ts=f.ts,
+                        target_ts=sent_ts,
+                        path=TranscodePath.SUPPORTED,
+                        codec=NATIVE_CODEC,
+                        original_sop_instance_uid=f.sop_instance,
+                        sop_instance_uid=f.sop_instance,
+                        bytes_in=len(dataset),
+                        bytes_out=len(out),
+                    )
+                    session.channel.send_message(context_id, request, out)
         except (OSError, StorecoreError) as exc:
             if isinstance(exc, TransportClosed) or session.channel.closed:
                 raise

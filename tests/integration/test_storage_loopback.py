@@ -59,8 +59,9 @@ def test_dataset_not_matching_the_command_is_refused_with_a900(
     host, port = scp.address
     # dcmtk's storescu sends the dataset's own UIDs; build the mismatch ourselves:
     scu = StorageSCU()
+    offset = read_file_meta(path.read_bytes()).dataset_offset
     scu._inspect = lambda p: __import__("storecore.scu", fromlist=["_File"])._File(  # type: ignore[method-assign]
-        p, ds.SOPClassUID, "1.2.3.4.5", ds.file_meta.TransferSyntaxUID
+        p, ds.SOPClassUID, "1.2.3.4.5", ds.file_meta.TransferSyntaxUID, offset
     )
     (outcome,) = scu.send([path], host, port, "STORECORE")
     assert outcome.status == 0xA900

@@ -119,6 +119,7 @@ class Channel:
         self.assembler = PDVAssembler()
         self.closed = False
         self._contexts_set = False
+        self._timeout: float | None = None
         self._can_sendmsg = not isinstance(sock, ssl.SSLSocket) and hasattr(sock, "sendmsg")
         self.bytes_sent = 0
         nodelay(sock)
@@ -248,7 +249,9 @@ class Channel:
         """Receive into the framer's buffer; False at the end of the stream."""
         assoc = self.association
         timeout = self.timeouts.dimse if assoc.state is State.Sta6 else self.timeouts.acse
-        self.sock.settimeout(timeout)
+        if timeout != self._timeout:  # a settimeout per receive would cost a poll() each
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
         buf = self.framer.get_buffer(256 * 1024)
         try:
             n = self.sock.recv_into(buf)
