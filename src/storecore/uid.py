@@ -2,7 +2,11 @@
 
 Every name, keyword and UID here comes from pydicom's UID dictionary
 (``pydicom._uid_dict.UID_dictionary``, itself generated from PS3.6 Annex A,
-Table A-1); none is typed by hand. What the dictionary does not say, the
+Table A-1), through ``storecore._uid_table``, the copy tools/gen_uid_table.py
+makes of it; none is typed by hand. The copy keeps pydicom (and numpy, which it
+imports) out of the receiver's start-up, and keeps this module's records the
+same whether or not pynetdicom, which adds entries to pydicom's dictionary, has
+been imported. What the dictionary does not say, the
 encoding properties of each transfer syntax, is a table keyed by pydicom keyword
 (``_STANDARD_SYNTAX_PROPERTIES`` below) that cites PS3.5 Section 10 and Annex A.
 
@@ -23,8 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from pydicom._uid_dict import UID_dictionary
-
+from storecore._uid_table import UID_TABLE
 from storecore.errors import UnknownUIDError
 
 __all__ = [
@@ -278,9 +281,10 @@ _STANDARD_SYNTAX_PROPERTIES: Final[dict[str, tuple[str, str, str]]] = {
 }
 
 # Transfer syntaxes of the current standard that pydicom 3.0.2's dictionary
-# predates, as PS3.6 Table A-1 names them (pynetdicom adds the same four entries
-# to pydicom's dictionary when it is imported). pydicom's own entry wins once
-# it has one.
+# predates, as PS3.6 Table A-1 names them, in the dictionary's own (name, type,
+# info, retired, keyword) form (pynetdicom adds the same four entries to
+# pydicom's dictionary when it is imported; storecore reads its generated copy,
+# which that does not reach). pydicom's own entry wins once it has one.
 _NEWER_THAN_PYDICOM: Final[dict[str, tuple[str, str, str, str, str]]] = {
     "1.2.840.10008.1.2.4.110": ("JPEG XL Lossless", "Transfer Syntax", "", "", "JPEGXLLossless"),
     "1.2.840.10008.1.2.4.111": (
@@ -300,6 +304,18 @@ _NEWER_THAN_PYDICOM: Final[dict[str, tuple[str, str, str, str, str]]] = {
     ),
 }
 
+
+def _known_uids() -> dict[str, tuple[str, str, str, bool]]:
+    """Every UID this module knows: the generated copy of pydicom's dictionary,
+    then the syntaxes it predates; UID -> (name, type, keyword, retired)."""
+    uids = dict(UID_TABLE)
+    for uid, (name, kind, _info, retired, keyword) in _NEWER_THAN_PYDICOM.items():
+        uids.setdefault(uid, (name, kind, keyword, retired == "Retired"))
+    return uids
+
+
+_UIDS: Final = _known_uids()
+
 # Both indexes hold the same records. _TS_BY_UID keeps insertion order: the
 # standard syntaxes in pydicom's (UID) order, then private ones as registered.
 _TS_BY_UID: dict[str, TransferSyntax] = {}
@@ -307,16 +323,14 @@ _TS_BY_KEYWORD: dict[str, TransferSyntax] = {}
 
 
 def _load_standard_syntaxes() -> None:
-    entries = dict(UID_dictionary)
-    for uid, entry in _NEWER_THAN_PYDICOM.items():
-        entries.setdefault(uid, entry)
-    for uid, (name, kind, _info, retired, keyword) in entries.items():
+    for uid, (name, kind, keyword, retired) in _UIDS.items():
         if kind != "Transfer Syntax":
             continue
         properties = _STANDARD_SYNTAX_PROPERTIES.get(keyword)
         if properties is None:
-            # A syntax newer than this table (a newer pydicom): leave it
-            # unregistered, so it is refused as unknown rather than guessed at.
+            # A syntax newer than this table (a _uid_table generated from a
+            # newer pydicom): leave it unregistered, so it is refused as
+            # unknown rather than guessed at.
             # tests/unit/test_uid.py fails until the table covers it.
             continue
         flags, pixel_data, family = properties
@@ -331,7 +345,7 @@ def _load_standard_syntaxes() -> None:
             lossy="L" in flags,
             pixel_data=pixel_data,
             family=family,
-            retired=retired == "Retired",
+            retired=retired,
         )
         _TS_BY_UID[uid] = record
         _TS_BY_KEYWORD[keyword] = record
@@ -342,7 +356,7 @@ _load_standard_syntaxes()
 
 def _describe_other(value: str) -> str:
     """Name what a UID is when it is not what was asked for (error path only)."""
-    entry = UID_dictionary.get(value)
+    entry = _UIDS.get(value)
     if entry is None:
         return ""
     return f": it is a {entry[1]} ({entry[0] or 'unnamed'})"
@@ -457,7 +471,7 @@ def register_transfer_syntax(
     """
     if not is_valid_uid(uid):
         raise ValueError(f"{uid!r} is not a valid UID (PS3.5 Section 9.1)")
-    if uid in UID_dictionary or uid.startswith(_DICOM_ROOT):
+    if uid in _UIDS or uid.startswith(_DICOM_ROOT):
         raise ValueError(f"{uid!r} is a standard DICOM UID; it cannot be redefined")
     if not name:
         raise ValueError("a transfer syntax needs a name")
@@ -584,10 +598,10 @@ _SOP_BY_KEYWORD: dict[str, SOPClass] = {}
 def _load_sop_classes() -> tuple[tuple[SOPClass, ...], tuple[SOPClass, ...]]:
     storage: list[SOPClass] = []
     non_patient: list[SOPClass] = []
-    for uid, (name, kind, _info, retired, keyword) in UID_dictionary.items():
+    for uid, (name, kind, keyword, retired) in _UIDS.items():
         if kind not in ("SOP Class", "Meta SOP Class"):
             continue
-        record = SOPClass(uid=uid, name=name, keyword=keyword, retired=retired == "Retired")
+        record = SOPClass(uid=uid, name=name, keyword=keyword, retired=retired)
         _SOP_BY_UID[uid] = record
         if keyword:
             _SOP_BY_KEYWORD[keyword] = record
