@@ -1,24 +1,29 @@
 """The ``storecore`` command.
 
-Subcommands so far: ``scan`` (the fast header summary of Part 10 files),
-``transcode`` (native transfer syntax rewriting), ``receive`` (a Storage SCP
-writing files to a folder), ``echo`` and ``send`` (the SCU). The archive server
-(``serve``) arrives with its issue.
+Subcommands: ``serve`` (the archive server), ``archive`` (look-ups, verify,
+export, delete, import on an archive folder), ``scan`` (the fast header summary
+of Part 10 files), ``transcode`` (native transfer syntax rewriting),
+``receive`` (a plain Storage SCP writing files to a folder), ``echo`` and
+``send`` (the SCU).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from storecore import __version__
 from storecore.dataset import Summary, summarize_file
 from storecore.errors import StorecoreError
+from storecore.storage.blobstore import Layout
+from storecore.storage.policy import DuplicatePolicy, Durability
 from storecore.transcode import transcode_file
 from storecore.uid import transfer_syntax, transfer_syntaxes
 
@@ -129,6 +134,77 @@ def _parser() -> argparse.ArgumentParser:
     )
     tc.set_defaults(run=_transcode)
 
+    serve = sub.add_parser(
+        "serve",
+        help="run the archive: a Storage SCP storing into a folder with its SQLite index",
+        description="Run the archive server: a Storage SCP (C-ECHO, C-STORE of every Storage "
+        "SOP Class) that stores each instance durably into STORAGE (files under objects/, an "
+        "SQLite index) and answers Success only once it is kept (see --durability). Options "
+        "override the --config file (TOML; see storecore.config for every key). On start, what "
+        "a crash left in the spool is recovered. SIGTERM or Ctrl-C stops accepting, lets "
+        "associations in flight finish, then exits.",
+    )
+    serve.add_argument("--config", metavar="TOML", help="configuration file")
+    serve.add_argument("--aet", help="our AE title (default STORECORE)")
+    serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="TCP port (default 11112)")
+    serve.add_argument("--storage", metavar="DIR", help="the archive folder (default ./archive)")
+    serve.add_argument(
+        "--durability",
+        choices=[d.value for d in Durability],
+        help="fsync (default): Success only once on disk; background: fsync every second "
+        "(a power loss loses the last second)",
+    )
+    serve.add_argument(
+        "--duplicates",
+        choices=[d.value for d in DuplicatePolicy],
+        help="a SOP Instance UID stored already: keep (default) the stored copy, overwrite it, "
+        "reject a different one (0x0111), or keep both as versions",
+    )
+    serve.add_argument("--layout", choices=[x.value for x in Layout], help="file naming")
+    serve.add_argument(
+        "--calling-aet", action="append", metavar="AET", help="allow only these callers"
+    )
+    serve.set_defaults(run=_serve)
+
+    archive = sub.add_parser(
+        "archive",
+        help="look into, verify, export from or import into an archive folder",
+        description="Work on an archive folder offline (or beside a running server).",
+    )
+    asub = archive.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = asub.add_parser("ls", help="list patients, studies, or a study's instances")
+    ls.add_argument("--study", metavar="UID", help="list this study's instances")
+    ls.add_argument("--json", action="store_true", help="one JSON object per line")
+    verify = asub.add_parser(
+        "verify",
+        help="check every file against the index (digests), and files the index lacks",
+        description="fsck: recompute every instance's digest, find rows without files and "
+        "files without rows. Exits 1 if anything is wrong (after --repair: if anything is "
+        "left that repair cannot fix, i.e. corrupt files).",
+    )
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="delete rows without files; index files without rows (or quarantine them)",
+    )
+    export = asub.add_parser("export", help="copy a study's files to a folder")
+    export.add_argument("study", metavar="STUDY_UID")
+    export.add_argument("folder", metavar="DIR")
+    delete = asub.add_parser("delete", help="delete an instance (every version)")
+    delete.add_argument("uids", nargs="+", metavar="SOP_INSTANCE_UID")
+    imp = asub.add_parser("import", help="store local Part 10 files through the ingest pipeline")
+    imp.add_argument("files", nargs="+", metavar="FILE", help="files, or folders with -r")
+    imp.add_argument("-r", "--recursive", action="store_true", help="import folders recursively")
+    for p in (ls, verify, export, delete, imp):
+        p.add_argument(
+            "--storage",
+            default="archive",
+            metavar="DIR",
+            help="the archive folder (default archive)",
+        )
+    archive.set_defaults(run=_archive)
+
     receive = sub.add_parser(
         "receive",
         help="run a Storage SCP that writes each instance to a folder",
@@ -236,6 +312,135 @@ def _receive(args: argparse.Namespace) -> int:
     print("storecore: stopping; letting associations in flight finish", flush=True)
     scp.shutdown()
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from storecore.config import ServeConfig, load_config
+    from storecore.scp import StorageSCP
+    from storecore.storage import Archive
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        config = load_config(args.config) if args.config else ServeConfig()
+        config = config.override(
+            ae_title=args.aet,
+            host=args.host,
+            port=args.port,
+            path=Path(args.storage) if args.storage else None,
+            durability=Durability(args.durability) if args.durability else None,
+            duplicates=DuplicatePolicy(args.duplicates) if args.duplicates else None,
+            layout=Layout(args.layout) if args.layout else None,
+            allowed_calling_ae_titles=tuple(args.calling_aet) if args.calling_aet else None,
+        )
+        archive = Archive(config.path, policy=config.policy(), layout=config.layout)
+    except (StorecoreError, OSError) as exc:
+        print(f"storecore serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        scp = StorageSCP(
+            archive.sink(),
+            ae_title=config.ae_title,
+            host=config.host,
+            port=config.port,
+            sop_classes=config.sop_classes or None,
+            transfer_syntaxes=config.transfer_syntaxes or None,
+            promiscuous=config.promiscuous,
+            calling_ae_titles=config.allowed_calling_ae_titles or None,
+            max_pdu_length=config.max_pdu_length,
+        )
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        scp.start()
+        host, port = scp.address
+        print(
+            f"storecore: {config.ae_title} listening on {host}:{port}, archive {config.path} "
+            f"(durability {config.durability.value}, duplicates {config.duplicates.value}, "
+            f"{archive.index.count() if hasattr(archive.index, 'count') else '?'} instances)",
+            flush=True,
+        )
+        stop.wait()
+        print("storecore: stopping; letting associations in flight finish", flush=True)
+        scp.shutdown()
+    finally:
+        archive.close()
+    print("storecore: stopped", flush=True)
+    return 0
+
+
+def _archive(args: argparse.Namespace) -> int:
+    from storecore.storage import Archive, StoragePolicy
+
+    root = Path(args.storage)
+    if args.action != "import" and not (root / "index.sqlite").exists():
+        print(f"storecore archive: {root} is not an archive (no index.sqlite)", file=sys.stderr)
+        return 2
+    with Archive(root, policy=StoragePolicy(min_free_bytes=0)) as archive:
+        if args.action == "ls":
+            if args.study:
+                rows: list[Any] = list(archive.instances(study_instance_uid=args.study))
+            else:
+                rows = archive.studies()
+            for row in rows:
+                if args.json:
+                    print(json.dumps(dataclasses.asdict(row)))
+                elif args.study:
+                    print(
+                        f"{row.sop_instance_uid}  v{row.version}  {row.modality or '-'}  "
+                        f"{row.size} bytes  {row.stored_transfer_syntax}  {row.blob_key}"
+                    )
+                else:
+                    print(
+                        f"{row.study_instance_uid}  {row.patient_id or '-'}  "
+                        f"{row.study_date or '-'}  {row.series} series  {row.instances} instances"
+                    )
+            return 0
+        if args.action == "verify":
+            report = archive.verify(repair=args.repair)
+            for label, items in (
+                ("missing file", report.missing),
+                ("corrupt", report.corrupt),
+                ("not indexed", report.orphans),
+            ):
+                for item in items:
+                    print(f"{label}: {item}")
+            print(
+                f"{report.checked} instances checked: {len(report.missing)} missing, "
+                f"{len(report.corrupt)} corrupt, {len(report.orphans)} not indexed"
+                + (f"; {report.repaired} repaired" if args.repair else "")
+            )
+            left = report.corrupt if args.repair else not report.ok
+            return 1 if left else 0
+        if args.action == "export":
+            try:
+                written = archive.export_study(args.study, args.folder)
+            except StorecoreError as exc:
+                print(f"storecore archive export: {exc}", file=sys.stderr)
+                return 1
+            print(f"{len(written)} files written to {args.folder}")
+            return 0
+        if args.action == "delete":
+            missing = 0
+            for uid in args.uids:
+                n = archive.delete(uid)
+                missing += n == 0
+                print(f"{uid}: {n} deleted" if n else f"{uid}: not in the archive")
+            return 1 if missing else 0
+        failed = 0
+        for path in _files(args.files, args.recursive, "*"):
+            try:
+                result = archive.store_file(path)
+            except (StorecoreError, OSError) as exc:
+                failed += 1
+                print(f"{path}: error: {exc}", file=sys.stderr)
+                continue
+            failed += result.status >> 12 not in (0, 0xB)
+            extra = f" ({result.comment})" if result.comment else ""
+            print(f"{path}: 0x{result.status:04X}{extra}")
+        return 1 if failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,192 @@
+"""The archive server's configuration: a TOML file, checked strictly.
+
+``storecore serve --config storecore.toml`` reads it; command-line options
+override it. Every key is optional; an unknown table or key, or a value of the
+wrong type, is an error that names it (a typo must not silently fall back to a
+default). The reference file, with every key and its default:
+
+.. code-block:: toml
+
+    [server]
+    ae_title = "STORECORE"        # our AE title: associations calling another are rejected
+    host = "0.0.0.0"
+    port = 11112
+    max_pdu_length = 131072       # the Maximum Length we advertise (PS3.8 D.1)
+
+    [peers]
+    allowed_calling_ae_titles = []  # empty: anyone may store
+
+    [accept]
+    sop_classes = []              # empty: every Storage SOP Class (PS3.4 B.5)
+    transfer_syntaxes = []        # empty: every native and encapsulated syntax
+    promiscuous = false           # also accept SOP classes we do not know
+
+    [storage]
+    path = "archive"
+    layout = "study"              # or "hashed"
+    duplicates = "keep"           # keep | overwrite | reject | version
+    durability = "fsync"          # fsync | background
+    store_transfer_syntax = ""    # "": as received; else a native syntax UID or keyword
+    flush_interval = 1.0          # background durability: seconds between syncs
+    min_free_bytes = 1073741824   # refuse (0xA700) below this much free space
+    reservation_bytes = 67108864  # space reserved per instance in flight
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from storecore.errors import StorecoreError
+from storecore.storage.blobstore import Layout
+from storecore.storage.policy import DuplicatePolicy, Durability, StoragePolicy
+from storecore.uid import transfer_syntax
+
+__all__ = ["ConfigError", "ServeConfig", "load_config"]
+
+
+class ConfigError(StorecoreError):
+    """The configuration file is wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What ``storecore serve`` runs with."""
+
+    ae_title: str = "STORECORE"
+    host: str = "0.0.0.0"
+    port: int = 11112
+    max_pdu_length: int = 128 * 1024
+    allowed_calling_ae_titles: tuple[str, ...] = ()
+    sop_classes: tuple[str, ...] = ()
+    transfer_syntaxes: tuple[str, ...] = ()
+    promiscuous: bool = False
+    path: Path = Path("archive")
+    layout: Layout = Layout.STUDY
+    duplicates: DuplicatePolicy = DuplicatePolicy.KEEP
+    durability: Durability = Durability.FSYNC
+    store_transfer_syntax: str | None = None
+    flush_interval: float = 1.0
+    min_free_bytes: int = 1 << 30
+    reservation_bytes: int = 64 << 20
+    source: Path | None = field(default=None, compare=False)
+
+    def policy(self) -> StoragePolicy:
+        return StoragePolicy(
+            duplicates=self.duplicates,
+            durability=self.durability,
+            store_transfer_syntax=self.store_transfer_syntax,
+            min_free_bytes=self.min_free_bytes,
+            reservation_bytes=self.reservation_bytes,
+            flush_interval=self.flush_interval,
+        )
+
+    def override(self, **changes: Any) -> ServeConfig:
+        """Command-line options (None: not given) over the file's values."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return _check(replace(self, **given), "command line")
+
+
+# table -> key -> (field, expected type)
+_SCHEMA: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
+    "server": {
+        "ae_title": ("ae_title", str),
+        "host": ("host", str),
+        "port": ("port", int),
+        "max_pdu_length": ("max_pdu_length", int),
+    },
+    "peers": {"allowed_calling_ae_titles": ("allowed_calling_ae_titles", list)},
+    "accept": {
+        "sop_classes": ("sop_classes", list),
+        "transfer_syntaxes": ("transfer_syntaxes", list),
+        "promiscuous": ("promiscuous", bool),
+    },
+    "storage": {
+        "path": ("path", str),
+        "layout": ("layout", str),
+        "duplicates": ("duplicates", str),
+        "durability": ("durability", str),
+        "store_transfer_syntax": ("store_transfer_syntax", str),
+        "flush_interval": ("flush_interval", (int, float)),
+        "min_free_bytes": ("min_free_bytes", int),
+        "reservation_bytes": ("reservation_bytes", int),
+    },
+}
+
+_ENUMS: dict[str, type[Layout] | type[DuplicatePolicy] | type[Durability]] = {
+    "layout": Layout,
+    "duplicates": DuplicatePolicy,
+    "durability": Durability,
+}
+
+
+def load_config(path: str | Path) -> ServeConfig:
+    """Read and check a TOML configuration file."""
+    source = Path(path)
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{source}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for table, content in data.items():
+        schema = _SCHEMA.get(table)
+        if schema is None:
+            raise ConfigError(f"{source}: unknown table [{table}] (known: {', '.join(_SCHEMA)})")
+        if not isinstance(content, dict):
+            raise ConfigError(f"{source}: {table} must be a table")
+        for key, value in content.items():
+            if key not in schema:
+                raise ConfigError(
+                    f"{source}: unknown key {table}.{key} (known: {', '.join(schema)})"
+                )
+            name, kind = schema[key]
+            if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+                raise ConfigError(f"{source}: {table}.{key} has the wrong type ({value!r})")
+            values[name] = value
+    for name in ("allowed_calling_ae_titles", "sop_classes", "transfer_syntaxes"):
+        if name in values:
+            if not all(isinstance(v, str) for v in values[name]):
+                raise ConfigError(f"{source}: {name} must be a list of strings")
+            values[name] = tuple(values[name])
+    for name, enum in _ENUMS.items():
+        if name in values:
+            try:
+                values[name] = enum(values[name])
+            except ValueError:
+                choices = " | ".join(e.value for e in enum)
+                raise ConfigError(
+                    f"{source}: storage.{name} = {values[name]!r}: choose {choices}"
+                ) from None
+    if "path" in values:
+        # a relative storage path is relative to the config file, not the cwd
+        values["path"] = (source.parent / values["path"]).resolve()
+    if values.get("store_transfer_syntax") == "":
+        values["store_transfer_syntax"] = None
+    return _check(ServeConfig(**values, source=source), str(source))
+
+
+def _check(config: ServeConfig, where: str) -> ServeConfig:
+    if not 0 <= config.port <= 65535:
+        raise ConfigError(f"{where}: port {config.port} is out of range")
+    if config.store_transfer_syntax:
+        try:
+            ts = transfer_syntax(config.store_transfer_syntax)
+        except LookupError:
+            raise ConfigError(
+                f"{where}: store_transfer_syntax {config.store_transfer_syntax!r} is unknown"
+            ) from None
+        if not ts.native:
+            raise ConfigError(
+                f"{where}: store_transfer_syntax {ts.keyword}: only native syntaxes for now"
+            )
+        config = replace(config, store_transfer_syntax=ts.uid)
+    if config.flush_interval <= 0:
+        raise ConfigError(f"{where}: flush_interval must be > 0")
+    for name in ("min_free_bytes", "reservation_bytes"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"{where}: {name} must be >= 0")
+    return config

@@ -1,0 +1,332 @@
+"""The blob store: where the archive keeps each instance's Part 10 file.
+
+The pipeline uses a blob store through four steps (docs/design-archive.md):
+``spool`` a new file and write into it, ``publish`` it under its key once
+complete, ``release`` the spool name once the index row is committed, and
+``recover`` after a crash. :class:`FilesystemStore` implements them with hard
+links, so that a crash at any moment leaves either an unpublished spool file
+(deleted on start) or a published file whose spool name says how to index it.
+
+Keys are relative POSIX paths under ``objects/``, built by :func:`blob_key`
+from UIDs that were validated first (PS3.5 9.1: digits and dots), so a key
+never leaves the store's folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import errno
+import itertools
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from storecore._typing import Buffer
+from storecore.errors import StorageError
+from storecore.uid import is_valid_uid
+
+__all__ = [
+    "Layout",
+    "blob_key",
+    "Spool",
+    "PublishedSpool",
+    "PendingDelete",
+    "BlobStore",
+    "FilesystemStore",
+]
+
+
+class Layout(enum.Enum):
+    """How keys are made from UIDs."""
+
+    #: ``<Study Instance UID>/<Series Instance UID>/<SOP Instance UID>.dcm``: browsable.
+    STUDY = "study"
+    #: ``<2 hex>/<2 hex>/<SOP Instance UID>.dcm`` from a hash of the SOP Instance UID:
+    #: even directory sizes whatever the studies look like.
+    HASHED = "hashed"
+
+
+def blob_key(
+    layout: Layout,
+    sop_instance_uid: str,
+    study_instance_uid: str | None,
+    series_instance_uid: str | None,
+    generation: int = 1,
+) -> str:
+    """The key of an instance's file; `generation` > 1 for later copies of one UID.
+
+    Raises
+    ------
+    StorageError
+        A UID that is not a valid UID: it must not become a path component.
+    """
+    for name, uid in (
+        ("SOP Instance UID", sop_instance_uid),
+        ("Study Instance UID", study_instance_uid),
+        ("Series Instance UID", series_instance_uid),
+    ):
+        if uid is not None and not is_valid_uid(uid):
+            raise StorageError(f"{name} {uid!r} is not a valid UID (PS3.5 9.1)")
+    name = f"{sop_instance_uid}.dcm" if generation == 1 else f"{sop_instance_uid}~{generation}.dcm"
+    if layout is Layout.HASHED:
+        import hashlib
+
+        h = hashlib.blake2b(sop_instance_uid.encode("ascii"), digest_size=2).hexdigest()
+        return f"{h[:2]}/{h[2:]}/{name}"
+    if study_instance_uid is None or series_instance_uid is None:
+        # Non-patient objects (PS3.4 Annex GG) have no study or series
+        return f"_nostudy/{name}"
+    return f"{study_instance_uid}/{series_instance_uid}/{name}"
+
+
+class Spool:
+    """A file being received: written with plain ``os.write``, no buffering layer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        self.size = 0
+
+    def write(self, data: Buffer) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            self.size += n
+            view = view[n:]
+
+    def sync(self) -> None:
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+    def discard(self) -> None:
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedSpool:
+    """A spool file found on start that had been published under `key`.
+
+    `tag` is what the committer wrote into its name: ``insert`` or
+    ``replace-<pk>``; `linked` is False when the crash came before the link
+    (the file was never visible: it is discarded).
+    """
+
+    path: Path
+    key: str
+    tag: str
+    linked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelete:
+    """A deletion in flight: the object at `key` and a spool link to it."""
+
+    path: Path
+    key: str
+
+
+class BlobStore(Protocol):
+    """What the ingest pipeline and the archive need of a blob store."""
+
+    def spool(self) -> Spool: ...
+
+    def publish(self, spool: Spool, key: str, tag: str) -> list[str]:
+        """Make the complete spool file visible under `key`; the folders touched."""
+
+    def unpublish(self, key: str) -> None:
+        """Undo a publish whose index transaction failed."""
+
+    def sync_folders(self, folders: Iterable[str]) -> None: ...
+
+    def release(self, spool: Spool) -> None:
+        """The index row is committed: drop the spool name."""
+
+    def mark_delete(self, key: str) -> PendingDelete: ...
+
+    def finish_delete(self, pending: PendingDelete, *, keep: bool = False) -> None: ...
+
+    def recover(self) -> tuple[list[PublishedSpool], list[PendingDelete], int]:
+        """Spool state after a crash: published spools, deletions, discarded count."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def open(self, key: str) -> BinaryIO: ...
+
+    def path(self, key: str) -> Path: ...
+
+    def iter_keys(self) -> Iterator[str]: ...
+
+    def free_bytes(self) -> int: ...
+
+
+_SEQUENCE = itertools.count()
+_SEQUENCE_LOCK = threading.Lock()
+
+
+def _escape(key: str) -> str:
+    # keys hold digits, dots, "~", "_", hex and "/" only: "!" is free
+    return key.replace("/", "!")
+
+
+def _unescape(name: str) -> str:
+    return name.replace("!", "/")
+
+
+class FilesystemStore:
+    """Part 10 files under ``<root>/objects``, spooled in ``<root>/spool``.
+
+    Parameters
+    ----------
+    root : path
+        The store's folder (created if missing). ``objects`` and ``spool`` must
+        be on one filesystem (hard links), which they are, being siblings.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.objects = self.root / "objects"
+        self.spool_dir = self.root / "spool"
+        self.objects.mkdir(parents=True, exist_ok=True)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self._pid = os.getpid()
+
+    # --------------------------------------------------------------- ingest
+
+    def spool(self) -> Spool:
+        with _SEQUENCE_LOCK:
+            n = next(_SEQUENCE)
+        return Spool(self.spool_dir / f"in-{self._pid}-{n}")
+
+    def publish(self, spool: Spool, key: str, tag: str) -> list[str]:
+        """Rename the spool to say where it goes, then hard-link it into place.
+
+        The rename records (key, tag) for :meth:`recover`; the link is the
+        atomic publication. Returns the folders whose entries changed (to be
+        fsynced by the caller, once per batch).
+        """
+        target = self.objects / key
+        named = self.spool_dir / f"pub.{tag}.{_escape(key)}"
+        os.rename(spool.path, named)
+        spool.path = named
+        touched = [str(self.spool_dir)]
+        parent = target.parent
+        if not parent.is_dir():
+            # new folders: each new entry's parent needs its own fsync
+            missing: list[Path] = []
+            p = parent
+            while not p.is_dir():
+                missing.append(p)
+                p = p.parent
+            parent.mkdir(parents=True, exist_ok=True)
+            touched += [str(m.parent) for m in missing]
+        try:
+            os.link(named, target)
+        except FileExistsError:
+            raise StorageError(f"{key} exists already in the store") from None
+        touched.append(str(parent))
+        return touched
+
+    def unpublish(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.objects / key)
+
+    def sync_folders(self, folders: Iterable[str]) -> None:
+        for folder in sorted(set(folders)):
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def release(self, spool: Spool) -> None:
+        spool.discard()
+
+    # --------------------------------------------------------------- deletes
+
+    def mark_delete(self, key: str) -> PendingDelete:
+        """Link the object into the spool as ``delete.<key>``, before its row goes."""
+        with _SEQUENCE_LOCK:
+            n = next(_SEQUENCE)
+        path = self.spool_dir / f"delete.{self._pid}-{n}.{_escape(key)}"
+        os.link(self.objects / key, path)
+        return PendingDelete(path, key)
+
+    def finish_delete(self, pending: PendingDelete, *, keep: bool = False) -> None:
+        """The row is gone (remove the object), or stays (`keep`: only the link goes)."""
+        if not keep:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.objects / pending.key)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(pending.path)
+
+    # --------------------------------------------------------------- recovery
+
+    def recover(self) -> tuple[list[PublishedSpool], list[PendingDelete], int]:
+        """Read the spool after a crash (call before any ingest starts).
+
+        Files never published (``in-*``) are deleted: nobody was told they were
+        kept. Published ones and deletions are returned for the archive to
+        reconcile with its index.
+        """
+        published: list[PublishedSpool] = []
+        deletes: list[PendingDelete] = []
+        discarded = 0
+        for entry in os.scandir(self.spool_dir):
+            name = entry.name
+            if name.startswith("pub."):
+                _, tag, escaped = name.split(".", 2)
+                key = _unescape(escaped)
+                target = self.objects / key
+                try:
+                    linked = os.path.samefile(entry.path, target)
+                except FileNotFoundError:
+                    linked = False
+                published.append(PublishedSpool(Path(entry.path), key, tag, linked))
+            elif name.startswith("delete."):
+                _, _, escaped = name.split(".", 2)
+                deletes.append(PendingDelete(Path(entry.path), _unescape(escaped)))
+            else:
+                # in-* (never published) and anything else a crash left
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                discarded += 1
+        return published, deletes, discarded
+
+    # --------------------------------------------------------------- reads
+
+    def path(self, key: str) -> Path:
+        return self.objects / key
+
+    def exists(self, key: str) -> bool:
+        return (self.objects / key).exists()
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return open(self.objects / key, "rb")
+        except FileNotFoundError:
+            raise StorageError(f"{key}: not in the store") from None
+
+    def iter_keys(self) -> Iterator[str]:
+        """Every object's key (for ``verify``)."""
+        base = len(str(self.objects)) + 1
+        for folder, _, files in os.walk(self.objects):
+            for name in files:
+                yield os.path.join(folder, name)[base:].replace(os.sep, "/")
+
+    def free_bytes(self) -> int:
+        st = os.statvfs(self.root)
+        return st.f_bavail * st.f_frsize
+
+
+def is_out_of_space(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -1,0 +1,336 @@
+"""Group commit: one thread publishes, indexes and answers instances in batches.
+
+Every association thread hands its complete, (for ``fsync`` durability)
+fsynced spool file to :meth:`GroupCommitter.submit` and waits. The committer
+takes every item waiting when it wakes and, for the batch:
+
+1. decides each duplicate against the index (one thread: two associations
+   racing on one SOP Instance UID are serialized here);
+2. publishes the files (rename in the spool, hard link into place);
+3. fsyncs each touched folder once;
+4. applies the batch's index operations in one transaction (one WAL fsync);
+5. answers every waiter, then drops the spool names.
+
+A failure at 4 unpublishes the batch and answers 0xA700: nothing is visible
+that the index does not know. See docs/design-archive.md for the crash cases.
+
+This module runs a thread; it lives in ``storage`` rather than ``net`` because
+it is the archive's own machinery, not transport (STYLE.md keeps sockets and
+event loops in ``net``; threads that own storage work stay with the storage).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import queue
+import threading
+from dataclasses import dataclass, field
+
+from storecore.errors import StorageError
+from storecore.storage.blobstore import (
+    BlobStore,
+    Layout,
+    PendingDelete,
+    Spool,
+    blob_key,
+    is_out_of_space,
+)
+from storecore.storage.index import Index, IndexOp, Insert, InstanceRecord, MarkSynced, Replace
+from storecore.storage.policy import DuplicatePolicy, Durability, StoragePolicy
+from storecore.storage.sink import StoreResult
+
+__all__ = ["CommitItem", "GroupCommitter"]
+
+log = logging.getLogger(__name__)
+
+_SUCCESS = 0x0000
+_DUPLICATE_SOP_INSTANCE = 0x0111  # PS3.7 C.5.8
+_OUT_OF_RESOURCES = 0xA700
+_CANNOT_UNDERSTAND = 0xC000
+_MAX_BATCH = 256
+
+
+@dataclass(slots=True, eq=False)
+class CommitItem:
+    """One complete instance waiting for its commit."""
+
+    spool: Spool
+    record: InstanceRecord
+    #: the status to answer on success (a validator's warning, else 0x0000)
+    status: int = _SUCCESS
+    comment: str | None = None
+    result: StoreResult | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(slots=True)
+class _Decision:
+    item: CommitItem
+    key: str
+    op: IndexOp
+    replaced: PendingDelete | None = None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+class GroupCommitter:
+    """The archive's one committing thread (and, for background durability, its flusher)."""
+
+    def __init__(
+        self, store: BlobStore, index: Index, policy: StoragePolicy, layout: Layout
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.policy = policy
+        self.layout = layout
+        self.durable = policy.durability is Durability.FSYNC
+        #: held for each batch; deletions take it too, so they never interleave
+        self.lock = threading.Lock()
+        self._queue: queue.SimpleQueue[CommitItem | None] = queue.SimpleQueue()
+        self._closed = False
+        self.batches = 0
+        self.committed = 0
+        self._unsynced: list[tuple[str, int]] = []
+        self._unsynced_lock = threading.Lock()
+        self._stop_flusher = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="storecore-commit", daemon=True)
+        self._thread.start()
+        self._flusher: threading.Thread | None = None
+        if not self.durable:
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name="storecore-flush", daemon=True
+            )
+            self._flusher.start()
+
+    # ------------------------------------------------------------------ API
+
+    def submit(self, item: CommitItem) -> StoreResult:
+        """Commit `item` with the next batch and return its C-STORE result."""
+        if self._closed:
+            item.spool.discard()
+            return StoreResult(_OUT_OF_RESOURCES, "the archive is shutting down")
+        self._queue.put(item)
+        item.done.wait()
+        assert item.result is not None
+        return item.result
+
+    def close(self) -> None:
+        """Commit what is queued, stop, and (background durability) flush."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        if self._flusher is not None:
+            self._stop_flusher.set()
+            self._flusher.join()
+            self.flush()
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < _MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            while batch:
+                batch = self._commit_some(batch)
+            if stop:
+                return
+
+    def _commit_some(self, batch: list[CommitItem]) -> list[CommitItem]:
+        """Commit the batch up to any second item of one UID; return the rest."""
+        seen: set[str] = set()
+        now: list[CommitItem] = []
+        later: list[CommitItem] = []
+        for item in batch:
+            uid = item.record.sop_instance_uid
+            (later if uid in seen else now).append(item)
+            seen.add(uid)
+        try:
+            with self.lock:
+                self._commit(now)
+        except BaseException as exc:  # never leave a waiter hanging
+            log.exception("commit of %d instances failed", len(now))
+            for item in now:
+                if item.result is None:
+                    item.spool.discard()
+                    item.result = StoreResult(_OUT_OF_RESOURCES, _short(f"commit failed: {exc}"))
+                    item.done.set()
+        return later
+
+    def _commit(self, batch: list[CommitItem]) -> None:
+        decisions: list[_Decision] = []
+        touched: list[str] = []
+        taken: set[str] = set()
+        for item in batch:
+            try:
+                decision = self._decide(item, taken)
+                if decision is None:
+                    continue
+                touched += self.store.publish(item.spool, decision.key, _tag(decision.op))
+                if decision.replaced is not None:
+                    touched.append(str(self.store.path(decision.replaced.key).parent))
+                decisions.append(decision)
+                taken.add(decision.key)
+            except (StorageError, OSError) as exc:
+                self._answer_failure(item, exc)
+        if not decisions:
+            return
+        try:
+            if self.durable:
+                self.store.sync_folders(touched)
+            keys = self.index.apply([d.op for d in decisions])
+        except Exception as exc:
+            log.error("index transaction of %d instances failed: %s", len(decisions), exc)
+            for d in decisions:
+                self.store.unpublish(d.key)
+                if d.replaced is not None:
+                    self.store.finish_delete(d.replaced, keep=True)
+                self._answer_failure(d.item, exc)
+            return
+        self.batches += 1
+        self.committed += len(decisions)
+        # the rows are committed: the spool names and replaced files go before
+        # the answers, so an answered instance leaves nothing in the spool
+        for d in decisions:
+            try:
+                if d.replaced is not None:
+                    self.store.finish_delete(d.replaced)
+                self.store.release(d.item.spool)
+            except OSError as exc:  # recover() finishes it on the next start
+                log.warning("cannot clean the spool after commit: %s", exc)
+        for d, pk in zip(decisions, keys, strict=True):
+            item = d.item
+            if not self.durable:
+                with self._unsynced_lock:
+                    self._unsynced.append((d.key, pk if pk is not None else _pk_of(d.op)))
+            item.result = StoreResult(item.status, item.comment)
+            item.done.set()
+
+    def _decide(self, item: CommitItem, taken: set[str]) -> _Decision | None:
+        rec = item.record
+        existing = self.index.instance(rec.sop_instance_uid)
+        policy = self.policy.duplicates
+        if existing is None:
+            key = self._free_key(rec, taken)
+            return _Decision(item, key, Insert(dataclasses.replace(rec, blob_key=key)))
+        if existing.received_digest == rec.received_digest:
+            # the same content again: a no-op success under every policy
+            self._answer(item, StoreResult(item.status, item.comment))
+            return None
+        if policy is DuplicatePolicy.KEEP:
+            self._answer(item, StoreResult(item.status, item.comment))
+            return None
+        if policy is DuplicatePolicy.REJECT:
+            self._answer(
+                item,
+                StoreResult(
+                    _DUPLICATE_SOP_INSTANCE,
+                    "a different instance with this SOP Instance UID is stored",
+                ),
+            )
+            return None
+        key = self._free_key(rec, taken)
+        if policy is DuplicatePolicy.OVERWRITE:
+            assert existing.pk is not None
+            replaced = self.store.mark_delete(existing.blob_key)
+            op: IndexOp = Replace(
+                existing.pk, dataclasses.replace(rec, blob_key=key, version=existing.version)
+            )
+            return _Decision(item, key, op, replaced)
+        newest = max(v.version for v in self.index.versions(rec.sop_instance_uid))
+        return _Decision(
+            item, key, Insert(dataclasses.replace(rec, blob_key=key, version=newest + 1))
+        )
+
+    def _free_key(self, rec: InstanceRecord, taken: set[str]) -> str:
+        generation = 1
+        while True:
+            key = blob_key(
+                self.layout,
+                rec.sop_instance_uid,
+                rec.study_instance_uid,
+                rec.series_instance_uid,
+                generation,
+            )
+            if key not in taken and not self.store.exists(key):
+                return key
+            generation += 1
+
+    def _answer(self, item: CommitItem, result: StoreResult) -> None:
+        item.spool.discard()
+        item.result = result
+        item.done.set()
+
+    def _answer_failure(self, item: CommitItem, exc: BaseException) -> None:
+        if isinstance(exc, OSError):
+            what = "disk full" if is_out_of_space(exc) else exc.strerror or str(exc)
+            result = StoreResult(_OUT_OF_RESOURCES, _short(f"cannot store: {what}"))
+        elif isinstance(exc, StorageError):
+            result = StoreResult(_CANNOT_UNDERSTAND, _short(str(exc)))
+        else:
+            result = StoreResult(_OUT_OF_RESOURCES, _short(f"cannot index: {exc}"))
+        log.warning("%s not stored: %s", item.record.sop_instance_uid, result.comment)
+        self._answer(item, result)
+
+    # ------------------------------------------------------------------ flushing
+
+    def _flush_loop(self) -> None:
+        while not self._stop_flusher.wait(self.policy.flush_interval):
+            try:
+                self.flush()
+            except Exception:
+                log.exception(
+                    "background flush failed; retrying in %s s", self.policy.flush_interval
+                )
+
+    def flush(self) -> int:
+        """fsync what was committed without it, then mark those rows synced."""
+        with self._unsynced_lock:
+            pending, self._unsynced = self._unsynced, []
+        if not pending:
+            return 0
+        folders: set[str] = set()
+        pks: list[int] = []
+        for key, pk in pending:
+            path = self.store.path(key)
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # deleted or overwritten since
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            folders.add(str(path.parent))
+            pks.append(pk)
+        self.store.sync_folders(folders)
+        self.index.sync()
+        with contextlib.suppress(StorageError):
+            self.index.apply([MarkSynced(tuple(pks))])
+        return len(pks)
+
+
+def _tag(op: IndexOp) -> str:
+    return f"replace-{op.pk}" if isinstance(op, Replace) else "insert"
+
+
+def _pk_of(op: IndexOp) -> int:
+    return op.pk if isinstance(op, Replace) else 0

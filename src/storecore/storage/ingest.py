@@ -1,0 +1,523 @@
+"""The ingest pipeline: spool, validate, transcode, commit, then answer.
+
+:class:`ArchiveSink` is the :class:`~storecore.storage.StoreSink` the Storage
+SCP streams into when it serves the archive. For every C-STORE, in this order
+(docs/design-archive.md), with the dataset never decoded into pydicom objects:
+
+1. **spool**: each PDV fragment is written to the spool file, hashed (BLAKE3)
+   and fed to the scanner, which checks the structure and captures the index
+   keys (:data:`INDEX_TAGS`), all on the same pass;
+2. **validate**: the SOP Class/Instance UIDs of the data set must be the
+   command's (else 0xA900), then the policy's validators run;
+3. **transcode**: when the policy names another native syntax to store in;
+4. **commit**: fsync (``fsync`` durability), then the group committer
+   publishes, indexes and answers.
+
+Space is checked before the data is accepted: a free-space watermark, and a
+reservation per instance in flight that grows as its bytes arrive; a store
+that would cross the watermark, or a write that fails (ENOSPC), is answered
+0xA700 and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import blake3
+
+from storecore.dataset import Scanner
+from storecore.dataset.part10 import encode_file_meta, read_file_meta
+from storecore.dataset.summary import _decode_text, _is, _str
+from storecore.errors import DatasetError, StorecoreError
+from storecore.storage.blobstore import BlobStore, Spool, is_out_of_space
+from storecore.storage.commit import CommitItem, GroupCommitter
+from storecore.storage.index import InstanceRecord
+from storecore.storage.policy import Finding, IngestedInstance, StoragePolicy
+from storecore.storage.sink import RefusedHandle, StoreHandle, StoreRequest, StoreResult
+from storecore.uid import is_valid_uid, transfer_syntax
+
+__all__ = ["INDEX_TAGS", "ArchiveSink", "record_from_file", "DIGEST_PREFIX"]
+
+log = logging.getLogger(__name__)
+
+_SUCCESS = 0x0000
+_PROCESSING_FAILURE = 0x0110
+_OUT_OF_RESOURCES = 0xA700
+_DOES_NOT_MATCH = 0xA900
+_CANNOT_UNDERSTAND = 0xC000
+
+DIGEST_PREFIX = "blake3:"
+
+#: The index keys, captured from the top level of every received data set
+#: (ascending tag order, as they arrive).
+INDEX_TAGS: tuple[int, ...] = (
+    0x00080005,  # Specific Character Set
+    0x00080016,  # SOP Class UID
+    0x00080018,  # SOP Instance UID
+    0x00080020,  # Study Date
+    0x00080030,  # Study Time
+    0x00080050,  # Accession Number
+    0x00080060,  # Modality
+    0x00081030,  # Study Description
+    0x0008103E,  # Series Description
+    0x00100010,  # Patient's Name
+    0x00100020,  # Patient ID
+    0x00100030,  # Patient's Birth Date
+    0x00100040,  # Patient's Sex
+    0x0020000D,  # Study Instance UID
+    0x0020000E,  # Series Instance UID
+    0x00200010,  # Study ID
+    0x00200011,  # Series Number
+    0x00200013,  # Instance Number
+    0x00280008,  # Number of Frames
+)
+
+
+def _short(text: str) -> str:
+    # Error Comment is LO: at most 64 characters (PS3.7 C.4, PS3.5 Table 6.2-1)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def _record(
+    captures: Sequence[bytes | None],
+    *,
+    blob_key: str,
+    size: int,
+    digest: str,
+    received_digest: str,
+    received_ts: str,
+    stored_ts: str,
+    calling: str,
+    called: str,
+    received_at: float,
+    transcode: dict[str, Any] | None,
+    findings: list[dict[str, Any]],
+    synced: bool,
+) -> InstanceRecord:
+    (
+        charset,
+        sop_class,
+        sop_instance,
+        study_date,
+        study_time,
+        accession,
+        modality,
+        study_description,
+        series_description,
+        name,
+        pid,
+        birth_date,
+        sex,
+        study,
+        series,
+        study_id,
+        series_number,
+        instance_number,
+        frames,
+    ) = captures
+    charset_raw = _str(charset)
+    charsets = tuple(v.strip() for v in charset_raw.split("\\")) if charset_raw else ()
+
+    def text(raw: bytes | None) -> str:
+        return _decode_text(raw, charsets) or ""
+
+    return InstanceRecord(
+        sop_instance_uid=_str(sop_instance) or "",
+        sop_class_uid=_str(sop_class) or "",
+        blob_key=blob_key,
+        size=size,
+        digest=digest,
+        received_digest=received_digest,
+        received_transfer_syntax=received_ts,
+        stored_transfer_syntax=stored_ts,
+        calling_ae_title=calling,
+        called_ae_title=called,
+        received_at=received_at,
+        transcode=transcode,
+        findings=findings,
+        synced=synced,
+        patient_id=text(pid),
+        patient_name=text(name),
+        patient_birth_date=_str(birth_date) or "",
+        patient_sex=_str(sex) or "",
+        study_instance_uid=_str(study) or None,
+        study_date=_str(study_date) or "",
+        study_time=_str(study_time) or "",
+        accession_number=text(accession),
+        study_id=text(study_id),
+        study_description=text(study_description),
+        series_instance_uid=_str(series) or None,
+        modality=_str(modality) or "",
+        series_number=_is(series_number),
+        series_description=text(series_description),
+        instance_number=_is(instance_number),
+        number_of_frames=_is(frames),
+    )
+
+
+def record_from_file(path: str | os.PathLike[str], blob_key: str, **extra: Any) -> InstanceRecord:
+    """Rebuild an index record from a stored Part 10 file (recovery, ``verify --repair``).
+
+    Everything but the transcoding record is in the file: the File Meta gives
+    the Transfer Syntax and the Source AE Title (the calling AE), the mtime
+    the reception time.
+    """
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m, memoryview(m) as view:
+            meta = read_file_meta(view)
+            scanner = Scanner(meta.transfer_syntax_uid, tokens=False, capture=INDEX_TAGS)
+            with view[meta.dataset_offset :] as dataset:
+                scanner.feed(dataset)
+                scanner.close()
+                digest = DIGEST_PREFIX + blake3.blake3(dataset, max_threads=1).hexdigest()
+            del dataset
+        mtime = os.fstat(f.fileno()).st_mtime
+    fields: dict[str, Any] = {
+        "blob_key": blob_key,
+        "size": size,
+        "digest": digest,
+        "received_digest": digest,
+        "received_ts": meta.transfer_syntax_uid,
+        "stored_ts": meta.transfer_syntax_uid,
+        "calling": meta.source_application_entity_title or "",
+        "called": "",
+        "received_at": mtime,
+        "transcode": None,
+        "findings": [],
+        "synced": True,
+    }
+    fields.update(extra)
+    return _record(scanner.captures(), **fields)
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The ``blake3:`` digest of a Part 10 file's dataset bytes."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            raise DatasetError("empty file")
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m, memoryview(m) as view:
+            meta = read_file_meta(view)
+            with view[meta.dataset_offset :] as dataset:
+                digest = DIGEST_PREFIX + blake3.blake3(dataset, max_threads=1).hexdigest()
+            return digest
+
+
+class ArchiveSink:
+    """Stream each received instance through the ingest pipeline into an archive.
+
+    Usually made by :meth:`storecore.storage.Archive.sink`.
+    """
+
+    def __init__(self, store: BlobStore, committer: GroupCommitter, policy: StoragePolicy) -> None:
+        self.store = store
+        self.committer = committer
+        self.policy = policy
+        self._reserved = 0
+        self._lock = threading.Lock()
+
+    # --------------------------------------------------------------- space
+
+    def reserve(self, nbytes: int) -> str | None:
+        """Reserve space for data about to arrive; None, or why it cannot be."""
+        free = self.store.free_bytes()
+        with self._lock:
+            left = free - self._reserved - nbytes
+            if left < self.policy.min_free_bytes:
+                return (
+                    f"out of space: {free >> 20} MiB free, {self._reserved >> 20} MiB reserved, "
+                    f"watermark {self.policy.min_free_bytes >> 20} MiB"
+                )
+            self._reserved += nbytes
+        return None
+
+    def unreserve(self, nbytes: int) -> None:
+        with self._lock:
+            self._reserved -= nbytes
+
+    # --------------------------------------------------------------- sink
+
+    def begin(self, request: StoreRequest) -> StoreHandle:
+        if not is_valid_uid(request.sop_instance_uid):
+            return RefusedHandle(StoreResult(_CANNOT_UNDERSTAND, "invalid SOP Instance UID"))
+        why = self.reserve(self.policy.reservation_bytes)
+        if why is not None:
+            log.warning("refused %s: %s", request.sop_instance_uid, why)
+            return RefusedHandle(StoreResult(_OUT_OF_RESOURCES, _short(why)))
+        try:
+            return _IngestHandle(self, request)
+        except OSError as exc:
+            self.unreserve(self.policy.reservation_bytes)
+            what = "disk full" if is_out_of_space(exc) else exc.strerror
+            return RefusedHandle(StoreResult(_OUT_OF_RESOURCES, _short(f"cannot spool: {what}")))
+
+
+class _IngestHandle:
+    def __init__(self, sink: ArchiveSink, request: StoreRequest) -> None:
+        self.sink = sink
+        self.request = request
+        self.policy = sink.policy
+        self.reserved = sink.policy.reservation_bytes
+        self.received = 0
+        self.failed: StoreResult | None = None
+        self.spool: Spool | None = sink.store.spool()
+        self.hasher = blake3.blake3(max_threads=1)
+        self.scanner = Scanner(
+            request.transfer_syntax_uid,
+            tokens=False,
+            capture=INDEX_TAGS,
+            limits=self.policy.limits,
+            lenient_odd_length=self.policy.lenient_odd_length,
+        )
+        try:
+            self.meta = encode_file_meta(
+                request.sop_class_uid,
+                request.sop_instance_uid,
+                request.transfer_syntax_uid,
+                source_ae_title=request.calling_ae_title or None,
+            )
+            self.spool.write(self.meta)
+        except StorecoreError as exc:
+            self._fail(StoreResult(_CANNOT_UNDERSTAND, _short(str(exc))))
+        except OSError as exc:
+            self._fail_os(exc)
+
+    def _fail(self, result: StoreResult) -> None:
+        # the answer is decided; free the space now, keep draining the peer's data
+        self.failed = result
+        if self.spool is not None:
+            self.spool.discard()
+            self.spool = None
+        self._unreserve()
+
+    def _fail_os(self, exc: OSError) -> None:
+        what = "disk full" if is_out_of_space(exc) else exc.strerror or str(exc)
+        log.warning("cannot store %s: %s", self.request.sop_instance_uid, what)
+        self._fail(StoreResult(_OUT_OF_RESOURCES, _short(f"cannot store: {what}")))
+
+    def _unreserve(self) -> None:
+        if self.reserved:
+            self.sink.unreserve(self.reserved)
+            self.reserved = 0
+
+    def write(self, chunk: memoryview) -> None:
+        if self.failed is not None or self.spool is None:
+            return
+        self.received += len(chunk)
+        if self.received > self.reserved:
+            grow = max(self.policy.reservation_bytes, self.received - self.reserved)
+            why = self.sink.reserve(grow)
+            if why is not None:
+                self._fail(StoreResult(_OUT_OF_RESOURCES, _short(why)))
+                return
+            self.reserved += grow
+        try:
+            self.spool.write(chunk)
+        except OSError as exc:
+            self._fail_os(exc)
+            return
+        self.hasher.update(chunk)
+        try:
+            self.scanner.feed(chunk)
+        except DatasetError as exc:
+            self._fail(StoreResult(_CANNOT_UNDERSTAND, _short(str(exc))))
+
+    def abort(self) -> None:
+        if self.spool is not None:
+            self.spool.discard()
+            self.spool = None
+        self._unreserve()
+
+    def finish(self) -> StoreResult:
+        try:
+            if self.failed is not None:
+                return self.failed
+            spool = self.spool
+            assert spool is not None
+            try:
+                result = self._finish(spool)
+            except OSError as exc:
+                self._fail_os(exc)
+                assert self.failed is not None
+                return self.failed
+            except BaseException:
+                self.abort()
+                raise
+            if result is not None:
+                self._fail(result)
+                return result
+            return self._commit(spool)
+        finally:
+            self._unreserve()
+
+    def _finish(self, spool: Spool) -> StoreResult | None:
+        """Checks, validators and transcoding; None when the instance goes on to commit."""
+        req = self.request
+        try:
+            self.scanner.close()  # a dataset that ends inside an element or sequence
+        except DatasetError as exc:
+            return StoreResult(_CANNOT_UNDERSTAND, _short(str(exc)))
+        captures = self.scanner.captures()
+        sop_class, sop_instance = _str(captures[1]), _str(captures[2])
+        # PS3.4 B.2.3: the data set must be the instance the command names
+        if sop_class != req.sop_class_uid:
+            return StoreResult(
+                _DOES_NOT_MATCH, _short(f"SOP Class UID in data set is {sop_class or 'absent'}")
+            )
+        if sop_instance != req.sop_instance_uid:
+            return StoreResult(
+                _DOES_NOT_MATCH,
+                _short(f"SOP Instance UID in data set is {sop_instance or 'absent'}"),
+            )
+        for name, raw in (("Study", captures[13]), ("Series", captures[14])):
+            uid = _str(raw)
+            if uid and not is_valid_uid(uid):
+                return StoreResult(
+                    _CANNOT_UNDERSTAND, _short(f"{name} Instance UID {uid!r} is not a valid UID")
+                )
+        self.captures = captures
+        self.status = _SUCCESS
+        self.comment: str | None = None
+        self.findings: list[Finding] = []
+        if self.policy.validators:
+            refused = self._validate(spool, captures)
+            if refused is not None:
+                return refused
+        received_digest = DIGEST_PREFIX + self.hasher.hexdigest()
+        self.received_digest = received_digest
+        self.digest = received_digest
+        self.stored_ts = req.transfer_syntax_uid
+        self.transcode: dict[str, Any] | None = None
+        target = self.policy.store_transfer_syntax
+        if target and target != req.transfer_syntax_uid:
+            self._transcode(target)
+        return None
+
+    def _validate(self, spool: Spool, captures: Sequence[bytes | None]) -> StoreResult | None:
+        req = self.request
+        instance = IngestedInstance(
+            sop_class_uid=req.sop_class_uid,
+            sop_instance_uid=req.sop_instance_uid,
+            transfer_syntax_uid=req.transfer_syntax_uid,
+            calling_ae_title=req.calling_ae_title,
+            captures=dict(zip(INDEX_TAGS, captures, strict=True)),
+            path=str(spool.path),
+            dataset_offset=len(self.meta),
+        )
+        for validator in self.policy.validators:
+            name = getattr(validator, "__name__", type(validator).__name__)
+            try:
+                found = list(validator(instance))
+            except Exception as exc:
+                log.exception("validator %s failed on %s", name, req.sop_instance_uid)
+                return StoreResult(_PROCESSING_FAILURE, _short(f"validator {name} failed: {exc}"))
+            for finding in found:
+                if not finding.validator:
+                    finding = Finding(finding.status, finding.comment, name)
+                if finding.status >> 12 != 0xB:  # not a warning: refused
+                    return StoreResult(finding.status, _short(finding.comment))
+                self.findings.append(finding)
+                if self.status == _SUCCESS:
+                    self.status, self.comment = finding.status, _short(finding.comment)
+        return None
+
+    def _transcode(self, target: str) -> None:
+        from storecore.transcode.native import transcode_part10
+
+        assert self.spool is not None
+        src, dst = transfer_syntax(self.request.transfer_syntax_uid), transfer_syntax(target)
+        if not (src.native and dst.native):
+            # compressed syntaxes arrive with the transcoding matrix: kept as received
+            self.transcode = {
+                "path": "NOT_SUPPORTED",
+                "source_ts": src.uid,
+                "target_ts": dst.uid,
+                "reason": "no codec for this pair; stored as received",
+            }
+            return
+        self.spool.close()
+        out = self.sink.store.spool()
+        hasher = blake3.blake3(max_threads=1)
+        header = True
+
+        def write(chunk: Any) -> None:
+            nonlocal header
+            out.write(chunk)
+            if header:  # the first write is the new File Meta
+                header = False
+            else:
+                hasher.update(chunk)
+
+        try:
+            with (
+                open(self.spool.path, "rb") as f,
+                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m,
+            ):
+                record = transcode_part10(
+                    m,
+                    dst,
+                    write,
+                    limits=self.policy.limits,
+                    lenient_odd_length=self.policy.lenient_odd_length,
+                )
+        except BaseException:
+            out.discard()
+            raise
+        self.spool.discard()
+        self.spool = out
+        self.digest = DIGEST_PREFIX + hasher.hexdigest()
+        self.stored_ts = dst.uid
+        self.transcode = {
+            "path": record.path.value,
+            "source_ts": record.source_ts,
+            "target_ts": record.target_ts,
+            "codec": record.codec,
+            "original_sop_instance_uid": record.original_sop_instance_uid,
+            "sop_instance_uid": record.sop_instance_uid,
+            "bytes_in": record.bytes_in,
+            "bytes_out": record.bytes_out,
+        }
+
+    def _commit(self, spool: Spool) -> StoreResult:
+        spool = self.spool if self.spool is not None else spool
+        durable = self.sink.committer.durable
+        try:
+            if durable:
+                spool.sync()
+            spool.close()
+        except OSError as exc:
+            self._fail_os(exc)
+            assert self.failed is not None
+            return self.failed
+        req = self.request
+        record = _record(
+            self.captures,
+            blob_key="",
+            size=spool.size,
+            digest=self.digest,
+            received_digest=self.received_digest,
+            received_ts=req.transfer_syntax_uid,
+            stored_ts=self.stored_ts,
+            calling=req.calling_ae_title,
+            called=req.called_ae_title,
+            received_at=time.time(),
+            transcode=self.transcode,
+            findings=[f.as_json() for f in self.findings],
+            synced=durable,
+        )
+        self.spool = None
+        return self.sink.committer.submit(
+            CommitItem(spool, record, status=self.status, comment=self.comment)
+        )
+
+
+def spool_path(handle: StoreHandle) -> Path | None:  # for tests: where a handle spools
+    spool = getattr(handle, "spool", None)
+    return spool.path if spool is not None else None

@@ -1,0 +1,134 @@
+"""The archive's storage policy: duplicates, durability, transcoding on ingest, space.
+
+Each choice is documented with the C-STORE status it leads to and what it risks;
+``storecore serve`` reads them from the ``[storage]`` table of its TOML config.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from storecore.limits import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "Durability",
+    "DuplicatePolicy",
+    "Finding",
+    "IngestedInstance",
+    "Validator",
+    "StoragePolicy",
+]
+
+
+class Durability(enum.Enum):
+    """When an instance counts as kept."""
+
+    #: fsync the file, its folder entries and the index (WAL) before answering
+    #: Success: an acknowledged instance survives a power loss. The default.
+    FSYNC = "fsync"
+    #: answer once the data is in the page cache; a flusher thread fsyncs every
+    #: ``flush_interval`` seconds and marks the rows synced. A process crash
+    #: loses nothing; a power loss or OS crash loses what arrived since the last
+    #: flush. For bulk migrations. Storage Commitment only commits synced rows.
+    BACKGROUND = "background"
+
+
+class DuplicatePolicy(enum.Enum):
+    """What a C-STORE of a SOP Instance UID the archive already holds does.
+
+    The statuses (PS3.4 B.2.3, PS3.7 C.5.8):
+
+    ========= ============================================ ==========================
+    policy    same content (equal digest)                  different content
+    ========= ============================================ ==========================
+    keep      0x0000, nothing changes                      0x0000, the stored copy kept
+    overwrite 0x0000, nothing changes                      0x0000, replaced
+    reject    0x0000, nothing changes                      0x0111 Duplicate SOP Instance
+    version   0x0000, nothing changes                      0x0000, kept as a new version
+    ========= ============================================ ==========================
+    """
+
+    KEEP = "keep"
+    OVERWRITE = "overwrite"
+    REJECT = "reject"
+    VERSION = "version"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A validator's verdict: a C-STORE status (warning or failure) and why."""
+
+    status: int
+    comment: str
+    validator: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": self.status, "comment": self.comment, "validator": self.validator}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedInstance:
+    """What a validator sees of a received instance: its keys and where its bytes are.
+
+    ``captures`` maps each tag of :data:`storecore.storage.ingest.INDEX_TAGS` to
+    its raw value (None when absent); ``path`` is the complete spool file (a
+    Part 10 file), ``dataset_offset`` where its dataset starts.
+    """
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+    calling_ae_title: str
+    captures: dict[int, bytes | None]
+    path: str
+    dataset_offset: int
+
+
+#: A validator: findings for an instance (empty: nothing to say). A failure
+#: status (0xA9xx, 0xCxxx, 0xA7xx) refuses the instance; a warning (0xB0xx) is
+#: answered and recorded. An exception inside one is a 0x0110 Processing
+#: failure, never an aborted association.
+Validator = Callable[[IngestedInstance], Sequence[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePolicy:
+    """Everything the ingest pipeline decides by.
+
+    Attributes
+    ----------
+    duplicates : DuplicatePolicy
+        See :class:`DuplicatePolicy`; default ``keep`` (dcmtk/Orthanc keep the
+        first copy too).
+    durability : Durability
+        See :class:`Durability`; default ``fsync``.
+    store_transfer_syntax : str or None
+        Store in this (native) syntax; None (default): as received.
+    min_free_bytes : int
+        Refuse a store (0xA700) before reading it when free space would fall
+        below this. Default 1 GiB.
+    reservation_bytes : int
+        Space each instance in flight reserves, and by which its reservation
+        grows as bytes arrive. Default 64 MiB.
+    flush_interval : float
+        Seconds between the background flusher's syncs.
+    validators : sequence of Validator
+        Run on every complete instance, in order, after the built-in UID checks.
+    limits : Limits
+        Element lengths, sequence depth, inflated size of a deflated dataset.
+    lenient_odd_length : bool
+        Accept odd value lengths (PS3.5 7.1.1 forbids them).
+    """
+
+    duplicates: DuplicatePolicy = DuplicatePolicy.KEEP
+    durability: Durability = Durability.FSYNC
+    store_transfer_syntax: str | None = None
+    min_free_bytes: int = 1 << 30
+    reservation_bytes: int = 64 << 20
+    flush_interval: float = 1.0
+    validators: Sequence[Validator] = field(default_factory=tuple)
+    limits: Limits = DEFAULT_LIMITS
+    lenient_odd_length: bool = False
