@@ -291,7 +291,23 @@ class StorageSCU:
         outcomes: list[StoreOutcome] = []
         with self._associate(host, port, called_ae_title, self._contexts(files)) as session:
             for message_id, f in enumerate(files, start=1):
-                outcomes.append(self._store(session, f, message_id & 0xFFFF))
+                try:
+                    outcomes.append(self._store(session, f, message_id & 0xFFFF))
+                except TransportClosed as exc:
+                    # the peer vanished: this instance was not acknowledged (it may or
+                    # may not have been kept), the rest were not sent; the outcomes of
+                    # those answered stay as the peer gave them
+                    log.warning("association to %s:%d ended: %s", host, port, exc)
+                    outcomes.append(
+                        StoreOutcome(f.path, f.sop_instance, None, f"not acknowledged: {exc}")
+                    )
+                    outcomes += [
+                        StoreOutcome(
+                            g.path, g.sop_instance, None, "not sent: the association ended"
+                        )
+                        for g in files[len(outcomes) :]
+                    ]
+                    break
         return outcomes
 
     def _store(self, session: _Session, f: _File, message_id: int) -> StoreOutcome:
@@ -402,6 +418,9 @@ class _Session:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
-            self.release()
+            try:
+                self.release()
+            except (OSError, StorecoreError):
+                self.channel.close()  # the peer is gone: nothing left to release
         else:
             self.channel.abort()
