@@ -40,7 +40,7 @@ from storecore.storage.index import (
     StudyRow,
 )
 from storecore.storage.ingest import ArchiveSink, file_digest, record_from_file
-from storecore.storage.policy import Durability, StoragePolicy
+from storecore.storage.policy import StoragePolicy
 from storecore.storage.sink import StoreRequest, StoreResult
 
 __all__ = ["Archive", "RecoveryReport", "VerifyReport"]
@@ -113,10 +113,10 @@ class Archive:
         self.policy = policy or StoragePolicy()
         self.layout = layout
         self.store: BlobStore = store or FilesystemStore(self.root)
-        synchronous = "FULL" if self.policy.durability is Durability.FSYNC else "NORMAL"
-        self.index: Index = index or SQLiteIndex(
-            self.root / "index.sqlite", synchronous=synchronous
-        )
+        # NORMAL: commits write the WAL without an fsync of their own; with the
+        # fsync durability the committer's one sync per batch covers the WAL too
+        # when it lives on the store's filesystem
+        self.index: Index = index or SQLiteIndex(self.root / "index.sqlite", synchronous="NORMAL")
         self.recovery = self._recover()
         if self.recovery:
             log.warning(
@@ -127,7 +127,12 @@ class Archive:
                 len(self.recovery.reindexed),
                 self.recovery.deletions,
             )
-        self.committer = GroupCommitter(self.store, self.index, self.policy, layout)
+        sync_index = index is not None or not (
+            store is None and os.stat(self.root).st_dev == os.stat(self.root / "objects").st_dev
+        )
+        self.committer = GroupCommitter(
+            self.store, self.index, self.policy, layout, sync_index=sync_index
+        )
         self._sink = ArchiveSink(self.store, self.committer, self.policy)
 
     # ------------------------------------------------------------------ life
@@ -150,16 +155,35 @@ class Archive:
     # ------------------------------------------------------------------ recovery
 
     def _recover(self) -> RecoveryReport:
+        """Reconcile the spool with the index after a crash (docs/design-archive.md).
+
+        A published spool file whose dataset digest matches the one in its name
+        is complete: it is indexed if its row did not make it. One that does
+        not match was cut short by a power loss before anyone was answered: its
+        file and row go, and an overwrite it was part of is undone.
+        """
         report = RecoveryReport()
         published, deletes, report.discarded = self.store.recover()
         ops: list[IndexOp] = []
+        undone_replacements: set[str] = set()
         for p in published:
-            if not p.linked:
-                os.unlink(p.path)
+            row = self.index.by_blob_key(p.key)
+            digest = None
+            if p.linked:
+                try:
+                    digest = file_digest(p.path)
+                except (StorecoreError, OSError, ValueError):
+                    digest = None
+            complete = digest is not None and digest.partition(":")[2][:16] == p.digest
+            if not complete:
+                if p.linked:
+                    self.store.unpublish(p.key)
+                if row is not None and row.pk is not None:
+                    ops.append(Delete(row.pk))
+                if p.tag.startswith("replace-"):
+                    undone_replacements.add(p.tag[len("replace-") :])
                 report.discarded += 1
                 continue
-            row = self.index.by_blob_key(p.key)
-            digest = file_digest(p.path)
             if row is not None and row.digest == digest:
                 continue  # committed; only the spool name was left
             record = record_from_file(p.path, p.key, findings=[{"recovered": True}])
@@ -177,12 +201,23 @@ class Archive:
             report.reindexed.append(p.key)
         if ops:
             self.index.apply(ops)
+            ops = []
         for p in published:
-            if p.linked and p.path.exists():
+            if p.path.exists():
                 os.unlink(p.path)
         for d in deletes:
-            # the row still names the key: the transaction never happened
             keep = self.index.by_blob_key(d.key) is not None
+            if (
+                not keep
+                and d.tag.startswith("replaced-")
+                and d.tag[len("replaced-") :] in undone_replacements
+            ):
+                # the overwrite never completed: the copy it replaced comes back
+                record = record_from_file(d.path, d.key, findings=[{"restored": True}])
+                versions = self.index.versions(record.sop_instance_uid)
+                version = max((v.version for v in versions), default=0) + 1
+                self.index.apply([Insert(_with(record, version=version))])
+                keep = True
             self.store.finish_delete(d, keep=keep)
             report.deletions += 1
         return report

@@ -15,12 +15,13 @@ never leaves the store's folder.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import enum
 import errno
 import itertools
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -124,15 +125,20 @@ class PublishedSpool:
     path: Path
     key: str
     tag: str
+    digest: str
     linked: bool
 
 
 @dataclass(frozen=True, slots=True)
 class PendingDelete:
-    """A deletion in flight: the object at `key` and a spool link to it."""
+    """A deletion in flight: the object at `key` and a spool link to it.
+
+    `tag` is ``user`` (a deletion) or ``replaced-<pk>`` (an overwrite's old copy).
+    """
 
     path: Path
     key: str
+    tag: str = "user"
 
 
 class BlobStore(Protocol):
@@ -140,7 +146,7 @@ class BlobStore(Protocol):
 
     def spool(self) -> Spool: ...
 
-    def publish(self, spool: Spool, key: str, tag: str) -> list[str]:
+    def publish(self, spool: Spool, key: str, tag: str, digest: str) -> list[str]:
         """Make the complete spool file visible under `key`; the folders touched."""
 
     def unpublish(self, key: str) -> None:
@@ -148,10 +154,13 @@ class BlobStore(Protocol):
 
     def sync_folders(self, folders: Iterable[str]) -> None: ...
 
+    def sync_all(self) -> None:
+        """Make every write to the store so far durable (data, names, and siblings)."""
+
     def release(self, spool: Spool) -> None:
         """The index row is committed: drop the spool name."""
 
-    def mark_delete(self, key: str) -> PendingDelete: ...
+    def mark_delete(self, key: str, tag: str = "user") -> PendingDelete: ...
 
     def finish_delete(self, pending: PendingDelete, *, keep: bool = False) -> None: ...
 
@@ -171,6 +180,21 @@ class BlobStore(Protocol):
 
 _SEQUENCE = itertools.count()
 _SEQUENCE_LOCK = threading.Lock()
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+# ctypes releases the GIL around the call: other associations keep receiving
+_syncfs = _load_syncfs()
 
 
 def _escape(key: str) -> str:
@@ -207,15 +231,17 @@ class FilesystemStore:
             n = next(_SEQUENCE)
         return Spool(self.spool_dir / f"in-{self._pid}-{n}")
 
-    def publish(self, spool: Spool, key: str, tag: str) -> list[str]:
+    def publish(self, spool: Spool, key: str, tag: str, digest: str) -> list[str]:
         """Rename the spool to say where it goes, then hard-link it into place.
 
-        The rename records (key, tag) for :meth:`recover`; the link is the
-        atomic publication. Returns the folders whose entries changed (to be
-        fsynced by the caller, once per batch).
+        The rename records (tag, the first 16 hex digits of the dataset's
+        digest, key) for :meth:`recover`, which can then tell a complete file
+        from one a power loss cut short; the link is the atomic publication.
+        Returns the folders whose entries changed (for callers that fsync
+        folder by folder).
         """
         target = self.objects / key
-        named = self.spool_dir / f"pub.{tag}.{_escape(key)}"
+        named = self.spool_dir / f"pub.{tag}.{digest[:16]}.{_escape(key)}"
         os.rename(spool.path, named)
         spool.path = named
         touched = [str(self.spool_dir)]
@@ -248,18 +274,29 @@ class FilesystemStore:
             finally:
                 os.close(fd)
 
+    def sync_all(self) -> None:
+        """syncfs(2) on the store's filesystem: one journal commit and one cache
+        flush make every file, name and the index (when it lives here) durable.
+        """
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if _syncfs is None or _syncfs(fd) != 0:
+                os.sync()  # no syncfs (not Linux, or it failed): every filesystem
+        finally:
+            os.close(fd)
+
     def release(self, spool: Spool) -> None:
         spool.discard()
 
     # --------------------------------------------------------------- deletes
 
-    def mark_delete(self, key: str) -> PendingDelete:
-        """Link the object into the spool as ``delete.<key>``, before its row goes."""
+    def mark_delete(self, key: str, tag: str = "user") -> PendingDelete:
+        """Link the object into the spool as ``delete.<tag>.<n>.<key>``, before its row goes."""
         with _SEQUENCE_LOCK:
             n = next(_SEQUENCE)
-        path = self.spool_dir / f"delete.{self._pid}-{n}.{_escape(key)}"
+        path = self.spool_dir / f"delete.{tag}.{self._pid}-{n}.{_escape(key)}"
         os.link(self.objects / key, path)
-        return PendingDelete(path, key)
+        return PendingDelete(path, key, tag)
 
     def finish_delete(self, pending: PendingDelete, *, keep: bool = False) -> None:
         """The row is gone (remove the object), or stays (`keep`: only the link goes)."""
@@ -284,17 +321,17 @@ class FilesystemStore:
         for entry in os.scandir(self.spool_dir):
             name = entry.name
             if name.startswith("pub."):
-                _, tag, escaped = name.split(".", 2)
+                _, tag, digest, escaped = name.split(".", 3)
                 key = _unescape(escaped)
                 target = self.objects / key
                 try:
                     linked = os.path.samefile(entry.path, target)
                 except FileNotFoundError:
                     linked = False
-                published.append(PublishedSpool(Path(entry.path), key, tag, linked))
+                published.append(PublishedSpool(Path(entry.path), key, tag, digest, linked))
             elif name.startswith("delete."):
-                _, _, escaped = name.split(".", 2)
-                deletes.append(PendingDelete(Path(entry.path), _unescape(escaped)))
+                _, tag, _, escaped = name.split(".", 3)
+                deletes.append(PendingDelete(Path(entry.path), _unescape(escaped), tag))
             else:
                 # in-* (never published) and anything else a crash left
                 with contextlib.suppress(FileNotFoundError):

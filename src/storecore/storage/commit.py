@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import queue
 import threading
 from dataclasses import dataclass, field
 
@@ -82,24 +81,38 @@ class GroupCommitter:
     """The archive's one committing thread (and, for background durability, its flusher)."""
 
     def __init__(
-        self, store: BlobStore, index: Index, policy: StoragePolicy, layout: Layout
+        self,
+        store: BlobStore,
+        index: Index,
+        policy: StoragePolicy,
+        layout: Layout,
+        *,
+        sync_index: bool = True,
     ) -> None:
         self.store = store
         self.index = index
         self.policy = policy
         self.layout = layout
         self.durable = policy.durability is Durability.FSYNC
+        #: the store's sync does not cover the index (another filesystem, or not files)
+        self.sync_index = sync_index
         #: held for each batch; deletions take it too, so they never interleave
         self.lock = threading.Lock()
-        self._queue: queue.SimpleQueue[CommitItem | None] = queue.SimpleQueue()
         self._closed = False
         self.batches = 0
         self.committed = 0
+        # leader-based group commit: the first thread to submit while nobody
+        # commits becomes the leader and commits everything pending; the others
+        # wait, and the next one pending takes over when the leader is done.
+        # No committing thread of its own: one association pays no thread
+        # switch per instance, several share each batch's fsyncs.
+        self._mutex = threading.Lock()
+        self._pending: list[CommitItem] = []
+        self._leading = False
+        self._idle = threading.Condition(self._mutex)
         self._unsynced: list[tuple[str, int]] = []
         self._unsynced_lock = threading.Lock()
         self._stop_flusher = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="storecore-commit", daemon=True)
-        self._thread.start()
         self._flusher: threading.Thread | None = None
         if not self.durable:
             self._flusher = threading.Thread(
@@ -111,48 +124,50 @@ class GroupCommitter:
 
     def submit(self, item: CommitItem) -> StoreResult:
         """Commit `item` with the next batch and return its C-STORE result."""
-        if self._closed:
+        with self._mutex:
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                self._pending.append(item)
+                lead = not self._leading
+                self._leading = True
+        if closed:
             item.spool.discard()
             return StoreResult(_OUT_OF_RESOURCES, "the archive is shutting down")
-        self._queue.put(item)
-        item.done.wait()
+        if not lead:
+            item.done.wait()
+            if item.result is not None:
+                return item.result
+            # woken without a result: the leader handed over to us
+        self._lead()
         assert item.result is not None
         return item.result
 
+    def _lead(self) -> None:
+        with self._mutex:
+            batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+        while batch:
+            batch = self._commit_some(batch)
+        with self._mutex:
+            if self._pending:
+                self._pending[0].done.set()  # the next pending leads
+            else:
+                self._leading = False
+                self._idle.notify_all()
+
     def close(self) -> None:
-        """Commit what is queued, stop, and (background durability) flush."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
+        """Wait for the batches in flight, refuse new ones, and (background) flush."""
+        with self._mutex:
+            if self._closed:
+                return
+            self._closed = True
+            while self._leading:
+                self._idle.wait()
         if self._flusher is not None:
             self._stop_flusher.set()
             self._flusher.join()
             self.flush()
-
-    # ------------------------------------------------------------------ the loop
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < _MAX_BATCH:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            while batch:
-                batch = self._commit_some(batch)
-            if stop:
-                return
 
     def _commit_some(self, batch: list[CommitItem]) -> list[CommitItem]:
         """Commit the batch up to any second item of one UID; return the rest."""
@@ -177,16 +192,13 @@ class GroupCommitter:
 
     def _commit(self, batch: list[CommitItem]) -> None:
         decisions: list[_Decision] = []
-        touched: list[str] = []
         taken: set[str] = set()
         for item in batch:
             try:
                 decision = self._decide(item, taken)
                 if decision is None:
                     continue
-                touched += self.store.publish(item.spool, decision.key, _tag(decision.op))
-                if decision.replaced is not None:
-                    touched.append(str(self.store.path(decision.replaced.key).parent))
+                self.store.publish(item.spool, decision.key, _tag(decision.op), _hex(decision.op))
                 decisions.append(decision)
                 taken.add(decision.key)
             except (StorageError, OSError) as exc:
@@ -194,8 +206,6 @@ class GroupCommitter:
         if not decisions:
             return
         try:
-            if self.durable:
-                self.store.sync_folders(touched)
             keys = self.index.apply([d.op for d in decisions])
         except Exception as exc:
             log.error("index transaction of %d instances failed: %s", len(decisions), exc)
@@ -205,6 +215,26 @@ class GroupCommitter:
                     self.store.finish_delete(d.replaced, keep=True)
                 self._answer_failure(d.item, exc)
             return
+        if self.durable:
+            # One sync for the batch: the files, their names and the index's WAL
+            # reach the disk together (syncfs: one journal commit, one cache
+            # flush), so concurrent associations share it. Nobody is answered
+            # before it returns; what a power loss cuts short before then,
+            # recover() finds by the digest in the spool name.
+            try:
+                self.store.sync_all()
+                if self.sync_index:
+                    self.index.sync()
+            except OSError as exc:
+                # files and rows agree, but are not known to be on disk: not
+                # acknowledged; the spool names stay for recover() to re-check
+                log.error("sync of %d instances failed: %s", len(decisions), exc)
+                for d in decisions:
+                    d.item.result = StoreResult(
+                        _OUT_OF_RESOURCES, _short(f"cannot sync: {exc.strerror}")
+                    )
+                    d.item.done.set()
+                return
         self.batches += 1
         self.committed += len(decisions)
         # the rows are committed: the spool names and replaced files go before
@@ -250,7 +280,7 @@ class GroupCommitter:
         key = self._free_key(rec, taken)
         if policy is DuplicatePolicy.OVERWRITE:
             assert existing.pk is not None
-            replaced = self.store.mark_delete(existing.blob_key)
+            replaced = self.store.mark_delete(existing.blob_key, f"replaced-{existing.pk}")
             op: IndexOp = Replace(
                 existing.pk, dataclasses.replace(rec, blob_key=key, version=existing.version)
             )
@@ -326,6 +356,12 @@ class GroupCommitter:
         with contextlib.suppress(StorageError):
             self.index.apply([MarkSynced(tuple(pks))])
         return len(pks)
+
+
+def _hex(op: IndexOp) -> str:
+    record = op.record if isinstance(op, Insert | Replace) else None
+    assert record is not None
+    return record.digest.partition(":")[2]
 
 
 def _tag(op: IndexOp) -> str:

@@ -390,6 +390,11 @@ class SQLiteIndex:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._closed = False
+        # The upper-level rows last written, by key: an instance whose patient,
+        # study and series values are unchanged (the usual case: a series
+        # arrives instance by instance) writes only its own row, so each commit
+        # dirties fewer pages. Cleared when a transaction fails or deletes.
+        self._written: dict[tuple[str, str], tuple[object, ...]] = {}
         # autocommit mode: transactions are explicit BEGIN/COMMIT below
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -445,7 +450,9 @@ class SQLiteIndex:
                 keys = [self._apply_one(db, op) for op in ops]
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                self._written.clear()
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
         return keys
 
@@ -479,18 +486,34 @@ class SQLiteIndex:
     def _insert(self, db: sqlite3.Connection, r: InstanceRecord, pk: int | None = None) -> int:
         # Upper levels: the newest instance's values win (an operator's
         # correction of a patient name reaches the index with the next instance).
-        db.execute(
-            "INSERT INTO patients (patient_id, patient_name, birth_date, sex) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (patient_id) DO UPDATE SET patient_name = excluded.patient_name, "
-            "birth_date = excluded.birth_date, sex = excluded.sex",
-            (r.patient_id, r.patient_name, r.patient_birth_date, r.patient_sex),
-        )
-        patient_pk = db.execute(
-            "SELECT pk FROM patients WHERE patient_id = ?", (r.patient_id,)
-        ).fetchone()[0]
+        written = self._written
+        patient = (r.patient_name, r.patient_birth_date, r.patient_sex)
+        known = written.get(("patient", r.patient_id))
+        if known is not None and known[1:] == patient:
+            patient_pk = known[0]
+        else:
+            db.execute(
+                "INSERT INTO patients (patient_id, patient_name, birth_date, sex) "
+                "VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (patient_id) DO UPDATE SET patient_name = excluded.patient_name, "
+                "birth_date = excluded.birth_date, sex = excluded.sex",
+                (r.patient_id, *patient),
+            )
+            patient_pk = db.execute(
+                "SELECT pk FROM patients WHERE patient_id = ?", (r.patient_id,)
+            ).fetchone()[0]
+            written[("patient", r.patient_id)] = (patient_pk, *patient)
         study = r.study_instance_uid
         series = r.series_instance_uid if study is not None else None
-        if study is not None:
+        study_values = (
+            patient_pk,
+            r.study_date,
+            r.study_time,
+            r.accession_number,
+            r.study_id,
+            r.study_description,
+        )
+        if study is not None and written.get(("study", study)) != study_values:
             db.execute(
                 "INSERT INTO studies (study_instance_uid, patient_pk, study_date, study_time, "
                 "accession_number, study_id, description) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -498,25 +521,22 @@ class SQLiteIndex:
                 "study_date = excluded.study_date, study_time = excluded.study_time, "
                 "accession_number = excluded.accession_number, study_id = excluded.study_id, "
                 "description = excluded.description",
-                (
-                    study,
-                    patient_pk,
-                    r.study_date,
-                    r.study_time,
-                    r.accession_number,
-                    r.study_id,
-                    r.study_description,
-                ),
+                (study, *study_values),
             )
-        if series is not None:
+            written[("study", study)] = study_values
+        series_values = (study, r.modality, r.series_number, r.series_description)
+        if series is not None and written.get(("series", series)) != series_values:
             db.execute(
                 "INSERT INTO series (series_instance_uid, study_instance_uid, modality, "
                 "series_number, description) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (series_instance_uid) DO UPDATE SET "
                 "study_instance_uid = excluded.study_instance_uid, modality = excluded.modality, "
                 "series_number = excluded.series_number, description = excluded.description",
-                (series, study, r.modality, r.series_number, r.series_description),
+                (series, *series_values),
             )
+            written[("series", series)] = series_values
+        if len(written) > 4096:
+            written.clear()
         cursor = db.execute(
             "INSERT INTO instances (pk, sop_instance_uid, version, sop_class_uid, patient_pk, "
             "study_instance_uid, series_instance_uid, instance_number, number_of_frames, "
@@ -550,10 +570,10 @@ class SQLiteIndex:
         )
         return int(cursor.lastrowid or 0)
 
-    @staticmethod
     def _prune(
-        db: sqlite3.Connection, patient_pk: int, study: str | None, series: str | None
+        self, db: sqlite3.Connection, patient_pk: int, study: str | None, series: str | None
     ) -> None:
+        self._written.clear()
         # upper-level rows that no instance refers to any more
         if series is not None:
             db.execute(

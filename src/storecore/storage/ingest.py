@@ -489,8 +489,7 @@ class _IngestHandle:
         spool = self.spool if self.spool is not None else spool
         durable = self.sink.committer.durable
         try:
-            if durable:
-                spool.sync()
+            # no fsync here: the committer syncs the whole batch at once
             spool.close()
         except OSError as exc:
             self._fail_os(exc)
