@@ -503,3 +503,60 @@ def test_index_schema_version_is_kept_and_a_newer_one_refused(tmp_path: Path) ->
     db.close()
     with pytest.raises(StorageError, match="newer"):
         _archive(tmp_path)
+
+
+def _power_loss_during_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, src: Path, archive: Archive
+) -> None:
+    """Commit `src` but 'lose power' before the sync: the file's data never reached the disk."""
+
+    class PowerLoss(BaseException):
+        pass
+
+    def lost() -> None:
+        # what the disk holds after the power loss: the names and the row, the
+        # data cut short (ext4 can leave a linked file shorter than written)
+        for entry in (tmp_path / "archive" / "spool").iterdir():
+            if entry.name.startswith("pub."):
+                os.truncate(entry, entry.stat().st_size // 2)
+        raise PowerLoss
+
+    monkeypatch.setattr(archive.store, "sync_all", lost)
+    monkeypatch.setattr(Spool, "discard", lambda self: None)
+    # the power is gone: whatever the process would have answered never leaves it
+    archive.store_file(src)
+    monkeypatch.undo()
+    archive.index.close()
+
+
+def test_power_loss_before_the_sync_leaves_no_row_without_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = write_instance(tmp_path / "in", sop_instance_uid="1.2.3.60")
+    archive = _archive(tmp_path)
+    _power_loss_during_commit(tmp_path, monkeypatch, src, archive)
+    with _archive(tmp_path) as reopened:
+        assert reopened.instance("1.2.3.60") is None  # never acknowledged: gone
+        assert reopened.recovery.discarded == 1
+        assert list((tmp_path / "archive" / "objects").rglob("*.dcm")) == []
+        assert list((tmp_path / "archive" / "spool").iterdir()) == []
+        assert reopened.verify().ok
+
+
+def test_power_loss_during_an_overwrite_restores_the_acknowledged_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uid = "1.2.3.61"
+    first = write_instance(tmp_path / "a", sop_instance_uid=uid, comment="acknowledged")
+    second = write_instance(tmp_path / "b", sop_instance_uid=uid, comment="cut short")
+    archive = _archive(tmp_path, duplicates=DuplicatePolicy.OVERWRITE)
+    assert archive.store_file(first).status == 0
+    _power_loss_during_commit(tmp_path, monkeypatch, second, archive)
+    with _archive(tmp_path, duplicates=DuplicatePolicy.OVERWRITE) as reopened:
+        row = reopened.instance(uid)
+        assert row is not None and row.findings == [{"restored": True}]
+        with reopened.open(uid) as f:
+            assert pydicom.dcmread(f).ImageComments == "acknowledged"
+        assert dataset_bytes(reopened.path(uid)) == dataset_bytes(first)
+        assert list((tmp_path / "archive" / "spool").iterdir()) == []
+        assert reopened.verify().ok
