@@ -16,7 +16,8 @@ Three tiers, in this order of precedence:
 3. **built-in**: ``builtin:common`` (``*``) and ``builtin:iod``.
 
 Every validator that applies runs, the higher tiers first (so their findings
-come first, and the first failure answered is theirs). A validator may
+come first, and the first failure answered is theirs); within a tier, those
+registered for the SOP Class before those for ``*``. A validator may
 ``replaces = ("label", ...)``: the named validators of lower tiers are then not
 run for that SOP Class. A validator that raises, or cannot be loaded (the
 finding names the missing dependency), becomes a finding with its label and
@@ -247,6 +248,8 @@ class Registry:
                 for r in (*self._user, *self._discovered(), *self._builtins)
                 if r.sop_class_uid in (sop_class_uid, ANY)
             ]
+        # within a tier, the validators of this SOP Class before those for every one
+        candidates.sort(key=lambda r: (r.tier, r.sop_class_uid == ANY))
         for r in candidates:
             r.is_available()  # loads: `label` and `replaces` may come from the object
         # a lower tier is overridden by a higher one that has its label or
