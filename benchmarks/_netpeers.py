@@ -8,9 +8,21 @@ receivers (Storage SCPs writing one file per instance, no fsync)
     ``dcmtk``: Debian's ``/usr/bin/storescp -od DIR`` (no ``--fork``);
     ``pynetdicom``: pynetdicom's bundled app, ``python -m pynetdicom storescp
     -od DIR`` (``event.dataset`` + ``event.file_meta``, ``save_as``).
-senders (one association for the whole corpus)
-    ``storecore`` and ``pynetdicom``: ``_scu_runner.py``; ``dcmtk``:
-    ``/usr/bin/storescu`` with the files on its command line.
+archives (durable: an index, and Success only once stored as they promise)
+    ``archive-fsync`` and ``archive-background``: the storecore archive as
+    shipped, ``storecore serve --config F.toml --storage DIR --durability
+    fsync|background`` (the TOML sets the Maximum Length and
+    ``min_free_bytes = 0``; everything else is the default);
+    ``orthanc``: Debian's ``Orthanc config.json`` (1.10: SQLite index,
+    ``SyncStorageArea`` on, so each file is fsynced before Success), with
+    ``MaximumPduLength`` set like the others' and the REST API on a second port
+    for the checks.
+senders (one association for the whole corpus, unless the pair says xN)
+    ``storecore`` and ``pynetdicom``: ``_scu_runner.py`` (storecore xN:
+    ``send(..., associations=N)``, the files dealt out round-robin);
+    ``dcmtk``: ``/usr/bin/storescu`` with the files on its command line (xN:
+    N storescu processes at once, each with every N-th file; the wall time
+    runs from the first start to the last exit).
 
 dcmtk always runs with ``TCP_NODELAY=1`` in its environment: without it dcmtk
 leaves Nagle on and stalls ~50 ms per message (ANCHORS.md). The receiver's CPU
@@ -20,10 +32,13 @@ after it listens and again once every instance has arrived, so its start-up
 /proc/<pid>/status, start-up included.
 
 Every transfer is checked: the receiver must hold exactly the corpus's SOP
-Instance UIDs (read from its file names); a sample of the received files must
-read back with pydicom equal to the source's dataset, and for storecore's SCP,
-which stores datasets as received, the sample's dataset bytes must equal the
-source file's.
+Instance UIDs (read from its file names; for the storecore archive from its
+SQLite index, for Orthanc from its REST API); a sample of the received files
+must read back with pydicom equal to the source's dataset, and for storecore's
+SCP and archive, which store datasets as received, the sample's dataset bytes
+must equal the source file's. The storecore archive must also leave its spool
+empty and, once stopped, every row marked synced (``background``: the flusher
+and the final flush did their work).
 """
 
 from __future__ import annotations
@@ -36,11 +51,15 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pydicom
 
@@ -48,18 +67,26 @@ import storecore
 from _netcorpus import NetCorpus, dataset_bytes
 
 __all__ = [
+    "ARCHIVES",
     "DCMTK_MISSING",
+    "ORTHANC_MISSING",
     "PAIRS",
     "RECEIVERS",
     "SENDERS",
+    "Pair",
     "ReceiverProcess",
+    "Stored",
     "Transfer",
     "child_env",
     "dcmtk_missing",
     "dirty_mb",
+    "orthanc_missing",
     "received_files",
+    "run_senders",
     "run_transfer",
+    "sender_argvs",
     "settle",
+    "stored",
     "verify",
     "warm",
 ]
@@ -72,19 +99,55 @@ DCMTK_MISSING = (
     "`tools/dev test` installs it (apt-get install dcmtk); "
     "/root/.pyenv/shims/storescu is pynetdicom's app, not dcmtk's"
 )
+ORTHANC = "/usr/sbin/Orthanc"
+ORTHANC_MISSING = (
+    f"Orthanc not found at {ORTHANC}: apt-get install -y orthanc (Debian's 1.10; it is not "
+    "part of tools/dev, so only network.py's archive pairs use it)"
+)
 
 #: receiver -> the AE title it answers to
-RECEIVERS = {"storecore": "STORECORE", "dcmtk": "STORESCP", "pynetdicom": "STORESCP"}
+RECEIVERS = {
+    "storecore": "STORECORE",
+    "dcmtk": "STORESCP",
+    "pynetdicom": "STORESCP",
+    "archive-fsync": "STORECORE",
+    "archive-background": "STORECORE",
+    "orthanc": "ORTHANC",
+}
+#: the storecore archive's receivers -> their durability setting
+ARCHIVES = {"archive-fsync": "fsync", "archive-background": "background"}
 SENDERS = ("storecore", "dcmtk", "pynetdicom")
 
-#: the pairs, numbered as in benchmarks/README.md: (sender, receiver)
+
+class Pair(NamedTuple):
+    """A sender, a receiver, and how many associations the sender runs at once."""
+
+    sender: str
+    receiver: str
+    associations: int = 1
+
+    @property
+    def label(self) -> str:
+        n = f" x{self.associations}" if self.associations > 1 else ""
+        return f"{self.sender}{n} → {self.receiver}"
+
+
+#: the pairs, numbered as in benchmarks/README.md ("Network" 1-6, "Archive" 7-14)
 PAIRS = {
-    1: ("storecore", "storecore"),
-    2: ("dcmtk", "storecore"),
-    3: ("dcmtk", "dcmtk"),
-    4: ("dcmtk", "pynetdicom"),
-    5: ("pynetdicom", "pynetdicom"),
-    6: ("storecore", "dcmtk"),
+    1: Pair("storecore", "storecore"),
+    2: Pair("dcmtk", "storecore"),
+    3: Pair("dcmtk", "dcmtk"),
+    4: Pair("dcmtk", "pynetdicom"),
+    5: Pair("pynetdicom", "pynetdicom"),
+    6: Pair("storecore", "dcmtk"),
+    7: Pair("dcmtk", "archive-fsync"),
+    8: Pair("dcmtk", "archive-background"),
+    9: Pair("dcmtk", "orthanc"),
+    10: Pair("storecore", "archive-fsync"),
+    11: Pair("storecore", "archive-background"),
+    12: Pair("storecore", "orthanc"),
+    13: Pair("dcmtk", "archive-fsync", 8),
+    14: Pair("storecore", "archive-fsync", 8),
 }
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -94,6 +157,10 @@ _NAME = re.compile(r"(?:[A-Za-z]+\.)?([0-9][0-9.]*[0-9]|[0-9])(?:\.dcm)?")
 
 def dcmtk_missing() -> bool:
     return not (os.access(STORESCU, os.X_OK) and os.access(STORESCP, os.X_OK))
+
+
+def orthanc_missing() -> bool:
+    return not os.access(ORTHANC, os.X_OK)
 
 
 def child_env() -> dict[str, str]:
@@ -181,7 +248,46 @@ def warm(corpus: NetCorpus) -> None:
                 pass
 
 
-def receiver_argv(receiver: str, out: Path, port: int, pdu: int) -> list[str]:
+def _serve_config(out: Path, pdu: int) -> Path:
+    """The TOML ``storecore serve`` reads: the Maximum Length, and no free-space floor.
+
+    ``min_free_bytes = 0`` so that a small CI disk never refuses (0xA700); the
+    check itself (one statvfs per instance) still runs.
+    """
+    path = out / "serve.toml"
+    path.write_text(f"[server]\nmax_pdu_length = {pdu}\n\n[storage]\nmin_free_bytes = 0\n")
+    return path
+
+
+def _orthanc_config(out: Path, port: int, http_port: int, pdu: int) -> Path:
+    """Orthanc's JSON configuration: its folders in `out`, no plug-ins, no checks of the caller."""
+    config = {
+        "Name": "storecore-bench",
+        "StorageDirectory": str(out / "storage"),
+        "IndexDirectory": str(out / "index"),
+        "StorageCompression": False,
+        "SyncStorageArea": True,  # the default, spelt out: fsync each file before Success
+        "Plugins": [],
+        "HttpServerEnabled": True,
+        "HttpPort": http_port,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "DicomServerEnabled": True,
+        "DicomAet": RECEIVERS["orthanc"],
+        "DicomPort": port,
+        "DicomCheckCalledAet": False,
+        "DicomAlwaysAllowStore": True,
+        "MaximumPduLength": pdu,
+        "SaveJobs": False,
+    }
+    path = out / "orthanc.json"
+    path.write_text(json.dumps(config, indent=1))
+    return path
+
+
+def receiver_argv(
+    receiver: str, out: Path, port: int, pdu: int, *, http_port: int = 0
+) -> list[str]:
     ae = RECEIVERS[receiver]
     if receiver == "storecore":
         return [sys.executable, str(HERE / "_scp_runner.py"), str(out), str(port),
@@ -191,17 +297,61 @@ def receiver_argv(receiver: str, out: Path, port: int, pdu: int) -> list[str]:
     if receiver == "pynetdicom":
         return [sys.executable, "-m", "pynetdicom", "storescp", str(port), "-q",
                 "-aet", ae, "-pdu", str(pdu), "-od", str(out), "-ba", "127.0.0.1"]  # fmt: skip
+    if receiver in ARCHIVES:
+        # `storecore serve` as installed (the console script is storecore.cli:main)
+        return [sys.executable, "-m", "storecore.cli", "serve",
+                "--config", str(_serve_config(out, pdu)), "--storage", str(out),
+                "--host", "127.0.0.1", "--port", str(port), "--aet", ae,
+                "--durability", ARCHIVES[receiver]]  # fmt: skip
+    if receiver == "orthanc":
+        return [ORTHANC, str(_orthanc_config(out, port, http_port, pdu))]
     raise ValueError(receiver)
 
 
-def sender_argv(sender: str, receiver: str, port: int, files: Path, pdu: int) -> list[str]:
+def sender_argvs(
+    sender: str, receiver: str, port: int, files: Path, pdu: int, associations: int = 1
+) -> list[list[str]]:
+    """The command lines of the sender's processes (dcmtk xN: N storescu, each every N-th file)."""
     ae = RECEIVERS[receiver]
     if sender == "dcmtk":
         paths = files.read_text().split()
-        return [STORESCU, "-aet", "DCMTK_SCU", "-aec", ae, "-pdu", str(pdu),
-                "127.0.0.1", str(port), *paths]  # fmt: skip
-    return [sys.executable, str(HERE / "_scu_runner.py"), sender, "127.0.0.1", str(port), ae,
-            str(files), "--pdu", str(pdu)]  # fmt: skip
+        head = [STORESCU, "-aet", "DCMTK_SCU", "-aec", ae, "-pdu", str(pdu), "127.0.0.1"]
+        shares = [paths[i::associations] for i in range(associations)]
+        return [[*head, str(port), *share] for share in shares if share]
+    return [[sys.executable, str(HERE / "_scu_runner.py"), sender, "127.0.0.1", str(port), ae,
+             str(files), "--pdu", str(pdu), "--associations", str(associations)]]  # fmt: skip
+
+
+def run_senders(
+    argvs: list[list[str]], log: Path, timeout: float
+) -> tuple[float, list[tuple[int, bytes]], list[str]]:
+    """Start every sender process at once, wait for all.
+
+    Returns the wall time from the first start to the last exit, each process's
+    (exit status, stdout), and what went wrong (timeouts).
+    """
+    problems: list[str] = []
+    with open(log, "wb") as efh:
+        t0 = time.perf_counter()
+        procs = [
+            subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=efh, env=child_env())
+            for argv in argvs
+        ]
+        outs: list[tuple[int, bytes]] = []
+        for proc in procs:
+            # one deadline for all; each process's stdout is small (one JSON line, or
+            # nothing: dcmtk's storescu writes to stderr), so reading them in turn never
+            # blocks a writer
+            left = max(timeout - (time.perf_counter() - t0), 1.0)
+            try:
+                stdout, _ = proc.communicate(timeout=left)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                stdout, _ = proc.communicate()
+                problems.append(f"sender timed out after {timeout:.0f} s")
+            outs.append((proc.returncode, stdout))
+        wall = time.perf_counter() - t0
+    return wall, outs, problems
 
 
 @dataclass
@@ -224,6 +374,7 @@ class Transfer:
     received: int = 0
     load: float = 0.0  # 1-minute load average at the end
     problems: list[str] = field(default_factory=list)
+    associations: int = 1
 
     @property
     def ok(self) -> bool:
@@ -231,7 +382,7 @@ class Transfer:
 
     @property
     def pair(self) -> str:
-        return f"{self.sender} → {self.receiver}"
+        return Pair(self.sender, self.receiver, self.associations).label
 
     @property
     def per_second(self) -> float:
@@ -270,9 +421,71 @@ def _sample(n: int, k: int) -> list[int]:
     return sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(min(n, k))})
 
 
-def verify(t: Transfer, corpus: NetCorpus, out: Path, sample: int) -> None:
-    """Append to ``t.problems`` what is wrong with what the receiver stored."""
+@dataclass
+class Stored:
+    """What a receiver holds: UID -> where, the names that are not instances, and a reader."""
+
+    found: dict[str, str]  # UID -> the file (or Orthanc's instance ID)
+    other: list[str]
+    fetch: Callable[[str], Path]  # UID -> a local Part 10 file of it
+
+
+def _archive_stored(out: Path) -> Stored:
+    """The storecore archive's index, read as its own SQLite file (read-only, not via storecore)."""
+    db = sqlite3.connect(f"file:{out / 'index.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT sop_instance_uid, blob_key, synced FROM instances").fetchall()
+    finally:
+        db.close()
+    found = {uid: str(out / "objects" / key) for uid, key, _ in rows}
+    other = [f"spool/{e.name}" for e in os.scandir(out / "spool")]
+    if len(rows) != len(found):
+        other.append(f"{len(rows) - len(found)} extra rows (versions) in the index")
+    unsynced = sum(1 for *_, synced in rows if not synced)
+    if unsynced:
+        other.append(f"{unsynced} rows not marked synced")
+    return Stored(found, other, lambda uid: Path(found[uid]))
+
+
+def _orthanc_stored(out: Path, http_port: int) -> Stored:
+    """Orthanc's instances, from its REST API (/tools/find), their files from /instances/ID/file."""
+    base = f"http://127.0.0.1:{http_port}"
+    query = json.dumps({"Level": "Instance", "Query": {}, "Expand": True}).encode()
+    request = urllib.request.Request(
+        f"{base}/tools/find", data=query, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=120) as r:
+        answers = json.load(r)
+    found = {a["MainDicomTags"]["SOPInstanceUID"]: a["ID"] for a in answers}
+    fetched = out / "fetched"
+
+    def fetch(uid: str) -> Path:
+        fetched.mkdir(exist_ok=True)
+        path = fetched / f"{uid}.dcm"
+        with urllib.request.urlopen(f"{base}/instances/{found[uid]}/file", timeout=60) as r:
+            path.write_bytes(r.read())
+        return path
+
+    return Stored(found, [], fetch)
+
+
+def stored(receiver: str, out: Path, http_port: int = 0) -> Stored:
+    """What `receiver` holds in `out` (Orthanc: must be running, on `http_port`)."""
+    if receiver in ARCHIVES:
+        return _archive_stored(out)
+    if receiver == "orthanc":
+        return _orthanc_stored(out, http_port)
     found, other = received_files(out)
+    return Stored({uid: str(p) for uid, p in found.items()}, other, lambda uid: found[uid])
+
+
+def verify(
+    t: Transfer, corpus: NetCorpus, out: Path, sample: int, held: Stored | None = None
+) -> None:
+    """Append to ``t.problems`` what is wrong with what the receiver stored."""
+    if held is None:
+        held = stored(t.receiver, out)
+    found, other = held.found, held.other
     t.received = len(found)
     want = set(corpus.uids)
     missing = want - found.keys()
@@ -282,12 +495,13 @@ def verify(t: Transfer, corpus: NetCorpus, out: Path, sample: int) -> None:
         t.problems.append(f"{len(found.keys() - want)} unexpected instances")
     if other:
         t.problems.append(f"left in the folder: {sorted(other)[:3]}")
+    as_received = t.receiver == "storecore" or t.receiver in ARCHIVES
     for i in _sample(len(corpus), sample):
         uid, src = corpus.uids[i], corpus.files[i]
         if uid not in found:
             continue
-        got = found[uid]
-        if t.receiver == "storecore" and dataset_bytes(got) != dataset_bytes(src):
+        got = held.fetch(uid)
+        if as_received and dataset_bytes(got) != dataset_bytes(src):
             t.problems.append(f"{got.name}: dataset bytes differ from {src.name}")
         a, b = pydicom.dcmread(src), pydicom.dcmread(got)
         if a != b or a.file_meta.TransferSyntaxUID != b.file_meta.TransferSyntaxUID:
@@ -325,16 +539,21 @@ class ReceiverProcess:
         self.pdu = pdu
         self.log = log or out.parent / f"{receiver}-receiver.log"
         self.port = 0
+        self.http_port = 0  # Orthanc's REST API
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ReceiverProcess:
         self.out.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        argv = receiver_argv(self.receiver, self.out, self.port, self.pdu)
+        ports = [self.port]
+        if self.receiver == "orthanc":
+            self.http_port = free_port()
+            ports.append(self.http_port)
+        argv = receiver_argv(self.receiver, self.out, self.port, self.pdu, http_port=self.http_port)
         with open(self.log, "wb") as fh:
             self.proc = subprocess.Popen(argv, stdout=fh, stderr=fh, env=child_env())
         deadline = time.monotonic() + 60
-        while not _listening(self.port):
+        while not all(_listening(p) for p in ports):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"{self.receiver} receiver did not listen: {_tail(self.log)}")
@@ -365,6 +584,10 @@ class ReceiverProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def stored(self) -> Stored:
+        """What the receiver holds (see :func:`stored`)."""
+        return stored(self.receiver, self.out, self.http_port)
+
     def problems(self) -> list[str]:
         """What went wrong with the process itself (once stopped)."""
         code = self.proc.returncode if self.proc else None
@@ -382,13 +605,15 @@ def run_transfer(
     pdu: int = 131072,
     sample: int = 3,
     timeout: float = 900.0,
+    associations: int = 1,
 ) -> Transfer:
     """Start `receiver`, send `corpus` with `sender`, measure, check, clean up.
 
     The receiver's output folder is deleted afterwards (its dirty pages need
     never reach the disk, so one run's writeback does not slow the next).
     """
-    t = Transfer(sender, receiver, corpus.name, pdu, len(corpus), corpus.total_bytes)
+    t = Transfer(sender, receiver, corpus.name, pdu, len(corpus), corpus.total_bytes,
+                 associations=associations)  # fmt: skip
     out = workdir / f"recv-{receiver}"
     shutil.rmtree(out, ignore_errors=True)
     listfile = workdir / "files.txt"
@@ -396,40 +621,42 @@ def run_transfer(
     slog = workdir / "sender.log"
     rp = ReceiverProcess(receiver, out, pdu, workdir / "receiver.log")
     settle()
+    held: Stored | None = None
+    outs: list[tuple[int, bytes]] = []
     try:
         with rp:
             warm(corpus)
             user0, sys0 = rp.cpu_times()
-            argv = sender_argv(sender, receiver, rp.port, listfile, pdu)
-            with open(slog, "wb") as efh:
-                # only the sender is reaped in this window: its rusage is the children's delta
-                ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-                t0 = time.perf_counter()
-                sproc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=efh, env=child_env())
-                try:
-                    stdout, _ = sproc.communicate(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    sproc.kill()
-                    stdout, _ = sproc.communicate()
-                    t.problems.append(f"{sender} sender timed out after {timeout:.0f} s")
-                t.sender_process_wall = time.perf_counter() - t0
-                ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            argvs = sender_argvs(sender, receiver, rp.port, listfile, pdu, associations)
+            # only the senders are reaped in this window: its rusage is the children's delta
+            ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t.sender_process_wall, outs, late = run_senders(argvs, slog, timeout)
+            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t.problems += late
             t.sender_process_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-            # every receiver answers a C-STORE only once its file is written; wait for
-            # the last one all the same (a few ms at most)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and len(received_files(out)[0]) < len(corpus):
-                time.sleep(0.01)
+            if receiver not in ARCHIVES and receiver != "orthanc":
+                # every receiver answers a C-STORE only once its file is written; wait
+                # for the last one all the same (a few ms at most). The archives answer
+                # after their index commit: nothing to wait for.
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and len(received_files(out)[0]) < len(corpus):
+                    time.sleep(0.01)
             user1, sys1 = rp.cpu_times()
             t.receiver_cpu, t.receiver_sys = (user1 - user0) + (sys1 - sys0), sys1 - sys0
             t.receiver_rss_mb = rp.peak_rss_mb()
             t.load = os.getloadavg()[0]
+            if receiver == "orthanc":  # its REST API answers only while it runs
+                try:
+                    held = rp.stored()
+                    verify(t, corpus, out, sample, held)
+                except OSError as exc:
+                    t.problems.append(f"cannot read Orthanc's instances: {exc}")
         t.problems += rp.problems()
         if sender == "dcmtk":
             t.wall, t.sender_cpu = t.sender_process_wall, t.sender_process_cpu
         else:
             try:
-                report = json.loads(stdout.decode().strip().splitlines()[-1])
+                report = json.loads(outs[0][1].decode().strip().splitlines()[-1])
                 t.wall, t.sender_cpu = report["wall"], report["cpu"]
                 if report["ok"] != report["sent"]:
                     t.problems.append(
@@ -438,11 +665,13 @@ def run_transfer(
             except (ValueError, IndexError, KeyError):
                 t.problems.append(f"{sender} sender said nothing: {_tail(slog)}")
                 t.wall = t.sender_process_wall
-        if sproc.returncode:
-            t.problems.append(f"{sender} sender exited {sproc.returncode}: {_tail(slog)}")
+        for code, _ in outs:
+            if code:
+                t.problems.append(f"{sender} sender exited {code}: {_tail(slog)}")
         if t.problems:
             t.problems.append(f"{receiver} receiver's log: {_tail(rp.log) or '(empty)'}")
-        verify(t, corpus, out, sample)
+        if held is None:
+            verify(t, corpus, out, sample)
     except RuntimeError as exc:  # the receiver did not start
         t.problems.append(str(exc))
     finally:

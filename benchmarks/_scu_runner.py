@@ -1,18 +1,20 @@
 """A Storage SCU as a process of its own, for the network benchmark.
 
     python benchmarks/_scu_runner.py {storecore,pynetdicom} HOST PORT CALLED_AE LISTFILE
-        [--pdu 131072]
+        [--pdu 131072] [--associations 1]
 
 LISTFILE holds the paths to send, one a line; everything goes over one
-association. Prints one JSON line: ``sent``, ``ok`` (Success or Warning
-statuses), ``wall`` and ``cpu`` seconds of the transfer, and up to five
-``failures``. The timed window starts before the files are first read and ends
-after the release, so it holds what a sender does (reading the files, choosing
-the presentation contexts, sending), but not the interpreter's start-up and
-imports: a deployed SCU is a long-running process.
+association (storecore: over ``--associations`` at once, the files dealt out
+round-robin by ``send(..., associations=N)``). Prints one JSON line:
+``sent``, ``ok`` (Success or Warning statuses), ``wall`` and ``cpu`` seconds
+of the transfer, and up to five ``failures``. The timed window starts before
+the files are first read and ends after the release, so it holds what a
+sender does (reading the files, choosing the presentation contexts, sending),
+but not the interpreter's start-up and imports: a deployed SCU is a
+long-running process.
 
 ``storecore``
-    ``StorageSCU(max_pdu_length=...).send(paths, ...)``.
+    ``StorageSCU(max_pdu_length=...).send(paths, ..., associations=N)``.
 ``pynetdicom``
     The way pynetdicom's own storescu app does it, leaner: every file's header
     read with ``dcmread(stop_before_pixels=True)`` for the contexts (the app
@@ -29,18 +31,22 @@ from pathlib import Path
 
 
 def send_storecore(
-    paths: list[str], host: str, port: int, called: str, pdu: int
+    paths: list[str], host: str, port: int, called: str, pdu: int, associations: int = 1
 ) -> tuple[int, list[str]]:
     from storecore.scu import StorageSCU
 
-    outcomes = StorageSCU(max_pdu_length=pdu).send(paths, host, port, called)
+    outcomes = StorageSCU(max_pdu_length=pdu).send(
+        paths, host, port, called, associations=associations
+    )
     failures = [f"{o.path.name}: {o.status} {o.comment}" for o in outcomes if not o.ok]
     return sum(o.ok for o in outcomes), failures
 
 
 def send_pynetdicom(
-    paths: list[str], host: str, port: int, called: str, pdu: int
+    paths: list[str], host: str, port: int, called: str, pdu: int, associations: int = 1
 ) -> tuple[int, list[str]]:
+    if associations != 1:
+        raise ValueError("the pynetdicom sender runs one association")
     from pydicom import dcmread
     from pynetdicom import AE
 
@@ -86,6 +92,7 @@ def main() -> None:
     parser.add_argument("called_ae")
     parser.add_argument("listfile")
     parser.add_argument("--pdu", type=int, default=128 * 1024, help="max receive PDU length")
+    parser.add_argument("--associations", type=int, default=1, help="at once (storecore)")
     args = parser.parse_args()
     paths = Path(args.listfile).read_text().split("\n")
     paths = [p for p in paths if p]
@@ -96,7 +103,7 @@ def main() -> None:
     else:
         import storecore.scu  # noqa: F401
     t0, c0 = time.perf_counter(), time.process_time()
-    ok, failures = send(paths, args.host, args.port, args.called_ae, args.pdu)
+    ok, failures = send(paths, args.host, args.port, args.called_ae, args.pdu, args.associations)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(
         json.dumps(

@@ -5,6 +5,9 @@ Run from the repository root (dcmtk at /usr/bin; about 15 minutes with the defau
     PYTHONPATH=src python3 benchmarks/network.py [--rounds 3] [--pdu 131072,16384]
         [--corpora ct,small,multiframe] [--pairs 1,2,3,4,5,6] [--corpus-dir DIR]
 
+    # the archive's run (about 15 minutes with --rounds 5; needs Debian's orthanc)
+    PYTHONPATH=src python3 benchmarks/network.py --archive [--rounds 5]
+
 The pairs (sender → receiver; every receiver a process of its own that writes
 one file per instance, no fsync; see ``_netpeers.py``):
 
@@ -14,6 +17,23 @@ one file per instance, no fsync; see ``_netpeers.py``):
 4. dcmtk storescu → pynetdicom storescp
 5. pynetdicom SCU → pynetdicom storescp
 6. storecore SCU → dcmtk storescp
+
+and, with ``--archive`` (pairs 3 and 7-14 on the CT and small corpora, 128 KiB
+PDUs), the durable receivers: the storecore archive (``storecore serve``) with
+``--durability fsync`` and ``background``, and Debian's Orthanc:
+
+7. dcmtk storescu → storecore archive, fsync
+8. dcmtk storescu → storecore archive, background
+9. dcmtk storescu → Orthanc
+10. storecore SCU → storecore archive, fsync
+11. storecore SCU → storecore archive, background
+12. storecore SCU → Orthanc
+13. dcmtk storescu x8 (8 processes, 1/8 of the files each) → storecore archive, fsync
+14. storecore SCU x8 (``send(..., associations=8)``) → storecore archive, fsync
+
+In the same rotation run the disk's floors (``_diskprobe.py``): dd's
+sequential write bandwidth with fdatasync, and the rate of create + write 4 KB
++ fsync + rename, with and without a folder fsync.
 
 on three corpora generated deterministically (``_netcorpus.py``) into a
 temporary directory: 1,000 CT images of 0.5 MB, 5,000 ~4 KB Secondary Capture
@@ -36,6 +56,12 @@ storecore's SCP ingests >= 1.5x dcmtk's storescp and >= 5x pynetdicom's
 storescp (instances/s, dcmtk storescu sending), with <= 1/10 of pynetdicom's
 CPU per instance; on the small corpus >= 2x dcmtk's instances/s; storecore's
 SCU into dcmtk's storescp >= 1.2x dcmtk's storescu.
+
+Archive targets (benchmarks/README.md, "Archive"; dcmtk storescu sending): on
+the CT corpus durable ingest >= 0.9x dd's MB/s and >= 3x Orthanc's, background
+>= 1.5x dcmtk's storescp; on the small corpus, one association, durable >= 0.8x
+the create/write/fsync/rename rate and background >= 2x dcmtk's storescp;
+and whether 8 associations lift the durable archive above one.
 """
 
 from __future__ import annotations
@@ -61,8 +87,23 @@ import pydicom
 import pynetdicom
 
 import storecore
+from _diskprobe import PROBES, run_probe
 from _netcorpus import CORPORA, NetCorpus, build
-from _netpeers import DCMTK_MISSING, PAIRS, STORESCU, Transfer, dcmtk_missing, run_transfer
+from _netpeers import (
+    ARCHIVES,
+    DCMTK_MISSING,
+    ORTHANC_MISSING,
+    PAIRS,
+    STORESCU,
+    Transfer,
+    dcmtk_missing,
+    orthanc_missing,
+    run_transfer,
+    settle,
+)
+
+NETWORK_PAIRS = "1,2,3,4,5,6"
+ARCHIVE_PAIRS = "3,7,8,9,10,11,12,13,14"
 
 # pair numbers compared in the ratio table: (label, numerator pair, denominator pair)
 SPEED_RATIOS = (
@@ -84,6 +125,7 @@ CORPUS_TITLES = {
 }
 
 Results = dict[tuple[str, int, int], list[Transfer]]  # (corpus, pdu, pair) -> runs in order
+Probes = dict[tuple[str, str], list[float]]  # (corpus, probe) -> figures, one per round
 
 
 def _median(runs: list[Transfer], value: Callable[[Transfer], float]) -> float | None:
@@ -220,6 +262,85 @@ def target_table(results: Results, pdus: list[int]) -> list[str]:
     return lines
 
 
+# the archive's comparisons: (label, corpus, numerator, denominator, threshold).
+# A side is a pair number (instances/s; "MB/s" when the denominator is dd) or a
+# probe name. threshold None: shown, not a target; "lift": 8 associations vs 1.
+ARCHIVE_TARGETS: tuple[tuple[str, str, int, int | str, float | str | None], ...] = (
+    ("durable ingest >= 0.9x dd's fdatasync MB/s, CT (7 / dd)", "ct", 7, "dd", 0.9),
+    ("  same, storecore SCU sending (10 / dd)", "ct", 10, "dd", None),
+    ("durable ingest >= 3x Orthanc, CT (7 / 9)", "ct", 7, 9, 3.0),
+    ("  same, storecore SCU sending (10 / 12)", "ct", 10, 12, None),
+    ("background >= 1.5x dcmtk storescp, CT (8 / 3)", "ct", 8, 3, 1.5),
+    ("  same, storecore SCU into the archive (11 / 3)", "ct", 11, 3, None),
+    ("durable, 1 association >= 0.8x create rate, small (7 / create)", "small", 7, "create", 0.8),
+    ("  vs create + folder fsync (7 / create+dirsync)", "small", 7, "create+dirsync", None),
+    ("  storecore SCU sending (10 / create)", "small", 10, "create", None),
+    ("background >= 2x dcmtk's instances/s, small (8 / 3)", "small", 8, 3, 2.0),
+    ("  same, storecore SCU into the archive (11 / 3)", "small", 11, 3, None),
+    ("durable vs Orthanc, small (7 / 9)", "small", 7, 9, None),
+    ("group commit: dcmtk x8 vs x1 into the durable archive, CT (13 / 7)", "ct", 13, 7, "lift"),
+    ("group commit: storecore x8 vs x1, CT (14 / 10)", "ct", 14, 10, "lift"),
+    ("group commit: dcmtk x8 vs x1, small (13 / 7)", "small", 13, 7, "lift"),
+    ("group commit: storecore x8 vs x1, small (14 / 10)", "small", 14, 10, "lift"),
+)
+
+
+def _side(
+    results: Results, probes: Probes, corpus: str, pdu: int, side: int | str, mb: bool
+) -> list[float | None]:
+    """One figure per round (None: the run failed) of a pair or a probe."""
+    if isinstance(side, str):
+        return list(probes.get((corpus, side), []))
+    runs = results.get((corpus, pdu, side), [])
+    return [(t.mb_per_second if mb else t.per_second) if t.ok else None for t in runs]
+
+
+def _ratio_of(a: list[float | None], b: list[float | None]) -> tuple[float | None, str]:
+    good_a, good_b = [v for v in a if v], [v for v in b if v]
+    if not good_a or not good_b:
+        return None, ""
+    per_round = [x / y for x, y in zip(a, b, strict=False) if x and y]
+    return statistics.median(good_a) / statistics.median(good_b), _range(per_round)
+
+
+def probe_table(probes: Probes, corpora: list[str]) -> list[str]:
+    lines = [
+        "| disk floor (in the benchmark's folder) | "
+        + " | ".join(f"during the {c} rounds" for c in corpora)
+        + " |",
+        "|---|" + "---:|" * len(corpora),
+    ]
+    for name, what in PROBES.items():
+        cells = []
+        for c in corpora:
+            values = probes.get((c, name), [])
+            spread = f" ({_fmt(min(values))}-{_fmt(max(values))})" if len(values) > 1 else ""
+            cells.append(f"{_fmt(statistics.median(values))}{spread}" if values else "-")
+        lines.append(f"| {name}: {what} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def archive_table(results: Results, probes: Probes, pdu: int) -> list[str]:
+    lines = ["| archive comparison (median of a / median of b, per-round range) | ratio | |",
+             "|---|---:|---|"]  # fmt: skip
+    for label, corpus, a, b, threshold in ARCHIVE_TARGETS:
+        mb = b == "dd"
+        v, spread = _ratio_of(
+            _side(results, probes, corpus, pdu, a, mb), _side(results, probes, corpus, pdu, b, mb)
+        )
+        if v is None:
+            lines.append(f"| {label} | not run | |")
+            continue
+        if threshold == "lift":
+            verdict = "lifts" if v > 1.0 else "**does not lift**"
+        elif threshold is None:
+            verdict = ""
+        else:
+            verdict = "met" if v >= float(threshold) else "**missed**"
+        lines.append(f"| {label} | {v:.2f}x{spread} | {verdict} |")
+    return lines
+
+
 def source_revision() -> str:
     """The last commit that changed the storecore package measured, and whether it has changes."""
     src = Path(storecore.__file__).resolve().parent
@@ -279,20 +400,28 @@ def filesystem(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archive", action="store_true",
+                        help=f"the archive's run: --pairs {ARCHIVE_PAIRS} --corpora ct,small "
+                        "--pdu 131072 and the disk probes, unless given")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--slow-rounds", type=int, default=2,
                         help="rounds of pairs 4 and 5 on the small corpus")  # fmt: skip
     parser.add_argument("--multiframe-rounds", type=int, default=2)
-    parser.add_argument("--pdu", default="131072,16384",
-                        help="receivers' max PDU lengths, comma-separated")  # fmt: skip
-    parser.add_argument("--corpora", default="ct,small,multiframe")
-    parser.add_argument("--pairs", default="1,2,3,4,5,6")
+    parser.add_argument("--pdu", help="receivers' max PDU lengths, comma-separated "
+                        "(default 131072,16384; --archive: 131072)")  # fmt: skip
+    parser.add_argument("--corpora", help="default ct,small,multiframe (--archive: ct,small)")
+    parser.add_argument("--pairs", help=f"default {NETWORK_PAIRS} (--archive: {ARCHIVE_PAIRS})")
     for name, count in CORPORA.items():
         parser.add_argument(f"--{name}", type=int, default=count, help="instances")
     parser.add_argument("--pynetdicom-small-cap", type=int, default=500,
                         help="instances pair 5 sends of the small corpus")  # fmt: skip
     parser.add_argument("--sample", type=int, default=5,
                         help="received files per run read back and compared")  # fmt: skip
+    parser.add_argument("--probes", choices=("on", "off"),
+                        help="run the disk probes in each round (default: on when an "
+                        "archive pair runs)")  # fmt: skip
+    parser.add_argument("--probe-files", type=int, default=2000,
+                        help="files per create-rate probe")  # fmt: skip
     parser.add_argument("--corpus-dir", type=Path,
                         help="generate the corpora here, keep them, reuse them")  # fmt: skip
     parser.add_argument("--receive-dir", type=Path,
@@ -301,14 +430,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every run's figures here")
     args = parser.parse_args(argv)
 
-    pairs = [int(k) for k in args.pairs.split(",")]
-    pdus = [int(p) for p in args.pdu.split(",")]
-    corpora = args.corpora.split(",")
+    pairs = [int(k) for k in (args.pairs or (ARCHIVE_PAIRS if args.archive else NETWORK_PAIRS))
+             .split(",")]  # fmt: skip
+    pdus = [int(p) for p in (args.pdu or ("131072" if args.archive else "131072,16384"))
+            .split(",")]  # fmt: skip
+    corpora = (args.corpora or ("ct,small" if args.archive else "ct,small,multiframe")).split(",")
+    durable = any(PAIRS[k].receiver in ARCHIVES or PAIRS[k].receiver == "orthanc" for k in pairs)
+    probe_names = list(PROBES) if (args.probes or ("on" if durable else "off")) == "on" else []
     if dcmtk_missing() and any("dcmtk" in PAIRS[k] for k in pairs):
         print(DCMTK_MISSING, file=sys.stderr)
         return 2
+    if orthanc_missing() and any(PAIRS[k].receiver == "orthanc" for k in pairs):
+        print(ORTHANC_MISSING, file=sys.stderr)
+        return 2
     command = "python3 benchmarks/network.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     results: Results = defaultdict(list)
+    probes: Probes = defaultdict(list)
     revision = source_revision()
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="storecore-net-") as tmp:
@@ -322,19 +459,29 @@ def main(argv: list[str] | None = None) -> int:
             corpus = built[name]
             rounds = args.multiframe_rounds if name == "multiframe" else args.rounds
             for r in range(rounds):
-                for pdu in pdus:
-                    order = pairs[r % len(pairs) :] + pairs[: r % len(pairs)]
+                for i, pdu in enumerate(pdus):
+                    # the probes run once per round, in the rotation with the pairs
+                    items: list[int | str] = [*pairs, *(probe_names if i == 0 else [])]
+                    order = items[r % len(items) :] + items[: r % len(items)]
                     for k in order:
-                        sender, receiver = PAIRS[k]
+                        if isinstance(k, str):
+                            settle()
+                            value = run_probe(k, workdir, files=args.probe_files)
+                            probes[(name, k)].append(value)
+                            loads.append(os.getloadavg()[0])
+                            unit = PROBES[k].split(",")[0]
+                            print(f"{name} round {r + 1}/{rounds} probe {k}: {value:,.0f} {unit}",
+                                  file=sys.stderr, flush=True)  # fmt: skip
+                            continue
+                        sender, receiver, associations = PAIRS[k]
                         sent = corpus
                         if name == "small" and "pynetdicom" in (sender, receiver):
                             if r >= args.slow_rounds:
                                 continue
                             if sender == "pynetdicom":
                                 sent = corpus.head(args.pynetdicom_small_cap)
-                        t = run_transfer(
-                            sender, receiver, sent, workdir, pdu=pdu, sample=args.sample
-                        )
+                        t = run_transfer(sender, receiver, sent, workdir, pdu=pdu,
+                                         sample=args.sample, associations=associations)  # fmt: skip
                         results[(name, pdu, k)].append(t)
                         loads.append(t.load)
                         status = "ok" if t.ok else "FAILED: " + "; ".join(t.problems)
@@ -346,7 +493,12 @@ def main(argv: list[str] | None = None) -> int:
                             file=sys.stderr,
                             flush=True,
                         )
-        where = f"receivers writing to {workdir.parent} ({filesystem(workdir)}), no fsync"
+        where = f"receivers writing to {workdir.parent} ({filesystem(workdir)})"
+        where += (
+            "; the archives and Orthanc fsync as their settings say, the other receivers never"
+            if durable
+            else ", no fsync"
+        )
         out = [
             f"`{command}`",
             "",
@@ -368,15 +520,21 @@ def main(argv: list[str] | None = None) -> int:
                     cap = min(args.pynetdicom_small_cap, len(built[name]))
                     out.append(f"(pair 5 sent the first {cap:,} instances only)")
                 out.append("")
-        out += [*ratio_table(results, corpora, pdus), ""]
-        out += target_table(results, pdus)
-        print("\n".join(out))
+        if probe_names:
+            out += [*probe_table(probes, corpora), ""]
+        if any(k in pairs for k in (1, 2, 4, 5, 6)):
+            out += [*ratio_table(results, corpora, pdus), ""]
+            out += [*target_table(results, pdus), ""]
+        if durable:
+            for pdu in pdus:
+                out += [f"Archive, max PDU {pdu:,}", "", *archive_table(results, probes, pdu), ""]
+        print("\n".join(out).rstrip())
         if args.receive_dir:
             shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
-        args.json.write_text(
-            json.dumps([t.as_dict() for runs in results.values() for t in runs], indent=1)
-        )
+        runs = [t.as_dict() for runs in results.values() for t in runs]
+        figures = [{"corpus": c, "probe": k, "values": v} for (c, k), v in probes.items()]
+        args.json.write_text(json.dumps({"transfers": runs, "probes": figures}, indent=1))
     failed = [t for runs in results.values() for t in runs if not t.ok]
     return 1 if failed else 0
 
