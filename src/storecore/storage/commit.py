@@ -1,22 +1,27 @@
-"""Group commit: one thread publishes, indexes and answers instances in batches.
+"""Group commit: instances are published, indexed and answered in batches.
 
-Every association thread hands its complete, (for ``fsync`` durability)
-fsynced spool file to :meth:`GroupCommitter.submit` and waits. The committer
-takes every item waiting when it wakes and, for the batch:
+Every association thread hands its complete spool file to
+:meth:`GroupCommitter.submit` and waits. The first thread to submit while
+nobody commits becomes the leader and, for everything pending:
 
-1. decides each duplicate against the index (one thread: two associations
-   racing on one SOP Instance UID are serialized here);
-2. publishes the files (rename in the spool, hard link into place);
-3. fsyncs each touched folder once;
-4. applies the batch's index operations in one transaction (one WAL fsync);
-5. answers every waiter, then drops the spool names.
+1. decides each duplicate against the index (one leader at a time: two
+   associations racing on one SOP Instance UID are serialized here);
+2. publishes the files (rename in the spool to ``pub.<tag>.<digest>.<key>``,
+   hard link into place);
+3. applies the batch's index operations in one transaction (WAL,
+   ``synchronous=NORMAL``: no fsync of its own);
+4. with the ``fsync`` durability, one ``syncfs`` of the store's filesystem
+   makes files, names and WAL durable together;
+5. drops the spool names and answers every waiter; the next pending thread
+   leads the next batch.
 
-A failure at 4 unpublishes the batch and answers 0xA700: nothing is visible
+A failure at 3 unpublishes the batch and answers 0xA700: nothing is visible
 that the index does not know. See docs/design-archive.md for the crash cases.
 
-This module runs a thread; it lives in ``storage`` rather than ``net`` because
-it is the archive's own machinery, not transport (STYLE.md keeps sockets and
-event loops in ``net``; threads that own storage work stay with the storage).
+With the ``background`` durability a flusher thread does step 4 every
+``flush_interval`` seconds and marks the rows synced. Threads that own storage
+work live with the storage, not in ``net`` (STYLE.md keeps sockets and event
+loops there).
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 
@@ -332,29 +336,22 @@ class GroupCommitter:
                 )
 
     def flush(self) -> int:
-        """fsync what was committed without it, then mark those rows synced."""
+        """Sync what was committed without it, then mark those rows synced.
+
+        One :meth:`BlobStore.sync_all` (syncfs) covers every file, name and
+        the WAL written since the last flush, as the fsync durability's
+        per-batch sync does.
+        """
         with self._unsynced_lock:
             pending, self._unsynced = self._unsynced, []
         if not pending:
             return 0
-        folders: set[str] = set()
-        pks: list[int] = []
-        for key, pk in pending:
-            path = self.store.path(key)
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                continue  # deleted or overwritten since
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            folders.add(str(path.parent))
-            pks.append(pk)
-        self.store.sync_folders(folders)
-        self.index.sync()
+        self.store.sync_all()
+        if self.sync_index:
+            self.index.sync()
+        pks = tuple(pk for _, pk in pending)
         with contextlib.suppress(StorageError):
-            self.index.apply([MarkSynced(tuple(pks))])
+            self.index.apply([MarkSynced(pks)])
         return len(pks)
 
 

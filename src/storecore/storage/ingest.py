@@ -10,8 +10,8 @@ SCP streams into when it serves the archive. For every C-STORE, in this order
 2. **validate**: the SOP Class/Instance UIDs of the data set must be the
    command's (else 0xA900), then the policy's validators run;
 3. **transcode**: when the policy names another native syntax to store in;
-4. **commit**: fsync (``fsync`` durability), then the group committer
-   publishes, indexes and answers.
+4. **commit**: the group committer publishes, indexes and (``fsync``
+   durability) syncs the batch, then answers.
 
 Space is checked before the data is accepted: a free-space watermark, and a
 reservation per instance in flight that grows as its bytes arrive; a store
