@@ -50,8 +50,8 @@ _SOP_CLASS = 0x00080016
 _SOP_INSTANCE = 0x00080018
 _CHARSET = 0x00080005
 _PIXEL_DATA = 0x7FE00010
-_ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES = (
-    0x00280010, 0x00280011, 0x00280002, 0x00280100, 0x00280008,
+_ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC = (
+    0x00280010, 0x00280011, 0x00280002, 0x00280100, 0x00280008, 0x00280004,
 )  # fmt: skip
 
 #: The Patient, Study and Series IE keys every stored instance carries (PS3.4
@@ -167,14 +167,19 @@ def _pixel_data(view: InstanceView) -> Iterator[Finding]:
         return  # the missing attribute is reported by the module checks
     assert rows is not None and cols is not None and samples is not None and bits is not None
     frames = view.uint(_FRAMES) or 1
-    total_bits = rows * cols * samples * bits * frames
+    per_pixel = samples
+    if samples == 3 and view.text(_PHOTOMETRIC) == "YBR_FULL_422":
+        # PS3.3 C.7.6.3.1.2: native YBR_FULL_422 is sampled horizontally by
+        # two, Y1 Y2 CB CR for each pair of pixels: two samples a pixel
+        per_pixel = 2
+    total_bits = rows * cols * per_pixel * bits * frames
     expected = (total_bits + 7) // 8
     padded = expected + (expected & 1)  # PS3.5 8.1.1: even length, one padding byte
     if t.length not in (expected, padded):
         yield Finding(
             E,
             f"Pixel Data is {t.length} bytes, expected {padded} "
-            f"({rows}x{cols}x{samples}x{bits} bits x{frames})",
+            f"({rows}x{cols}x{per_pixel}x{bits} bits x{frames})",
             _PIXEL_DATA, "image-pixel", "PS3.5 8.1.1",
         )  # fmt: skip
 
@@ -222,20 +227,38 @@ def iod(view: InstanceView, context: Context) -> Iterator[Finding]:
     key = SOP_CLASS_IOD.get(context.sop_class_uid)
     if key is None:
         return
-    _, section, modules = IODS[key]
-    seen: set[int] = set(_CHECKED_BY_COMMON)
-    for module in modules:
-        for tag, keyword, typ in MODULES[module]:
-            if tag in seen:
-                continue
-            seen.add(tag)
-            found = _presence(view, tag, keyword, typ, module, f"PS3.3 {section}")
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _plan(key)
+    rows, enums = plan
+    top = view._top
+    for tag, keyword, typ, module, ref in rows:
+        if tag not in top:
+            yield _missing(tag, keyword, typ, module, ref)
+        elif typ == "1" and view.is_empty(tag):
+            yield Finding(E, f"Type 1 {keyword} empty", tag, module, ref)
+    for row in enums:
+        if row[0] in top:
+            found = _enumerated(view, row)
             if found is not None:
                 yield found
-    for row in COMMON + BY_IOD.get(key, ()):
-        found = _enumerated(view, row)
-        if found is not None:
-            yield found
+
+
+_Plan = tuple[tuple[tuple[int, str, str, str, str], ...], tuple[EnumRow, ...]]
+_PLANS: dict[str, _Plan] = {}
+
+
+def _plan(key: str) -> _Plan:
+    # the IOD's attributes once, in module order, without those `common` checks
+    _, section, modules = IODS[key]
+    seen: set[int] = set(_CHECKED_BY_COMMON)
+    rows = []
+    for module in modules:
+        for tag, keyword, typ in MODULES[module]:
+            if tag not in seen:
+                seen.add(tag)
+                rows.append((tag, keyword, typ, module, f"PS3.3 {section}"))
+    return tuple(rows), COMMON + BY_IOD.get(key, ())
 
 
 def _enumerated(view: InstanceView, row: EnumRow) -> Finding | None:
