@@ -188,6 +188,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete rows without files; index files without rows (or quarantine them)",
     )
+    show = asub.add_parser("show", help="an instance's index row: keys, digests, findings")
+    show.add_argument("uid", metavar="SOP_INSTANCE_UID")
     export = asub.add_parser("export", help="copy a study's files to a folder")
     export.add_argument("study", metavar="STUDY_UID")
     export.add_argument("folder", metavar="DIR")
@@ -196,7 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     imp = asub.add_parser("import", help="store local Part 10 files through the ingest pipeline")
     imp.add_argument("files", nargs="+", metavar="FILE", help="files, or folders with -r")
     imp.add_argument("-r", "--recursive", action="store_true", help="import folders recursively")
-    for p in (ls, verify, export, delete, imp):
+    for p in (ls, show, verify, export, delete, imp):
         p.add_argument(
             "--storage",
             default="archive",
@@ -204,6 +206,10 @@ def _parser() -> argparse.ArgumentParser:
             help="the archive folder (default archive)",
         )
     archive.set_defaults(run=_archive)
+
+    from storecore.validators import cli as validate_cli
+
+    validate_cli.add_parser(sub)
 
     receive = sub.add_parser(
         "receive",
@@ -242,7 +248,29 @@ def _parser() -> argparse.ArgumentParser:
         "--glob", default="*", metavar="PATTERN", help="with -r: only files matching (default *)"
     )
     send.add_argument("-j", "--associations", type=int, default=1, help="parallel associations")
+    send.add_argument(
+        "--commit",
+        action="store_true",
+        help="then request Storage Commitment for what was stored, and exit 1 unless all "
+        "of it was committed",
+    )
+    send.add_argument(
+        "--commit-timeout", type=float, default=60.0, help="seconds to wait for the report"
+    )
     send.set_defaults(run=_send)
+
+    commit = sub.add_parser(
+        "commit",
+        help="request Storage Commitment for instances already sent",
+        description="Request Storage Commitment (PS3.4 Annex J) for the instances in FILEs "
+        "(their SOP Class and Instance UIDs are read from the files) and wait for the report "
+        "on the same association; exit 0 only if every instance was committed.",
+    )
+    _peer_arguments(commit)
+    commit.add_argument("files", nargs="+", metavar="FILE", help="files, or folders with -r")
+    commit.add_argument("-r", "--recursive", action="store_true", help="read folders recursively")
+    commit.add_argument("--timeout", type=float, default=60.0, help="seconds to wait")
+    commit.set_defaults(run=_commit)
     return parser
 
 
@@ -284,7 +312,60 @@ def _send(args: argparse.Namespace) -> int:
         print(f"{o.path}: {status}{extra}{path}")
     failed = sum(not o.ok for o in outcomes)
     print(f"{len(outcomes) - failed} stored, {failed} failed", file=sys.stderr)
+    if args.commit:
+        stored = [o for o in outcomes if o.ok and o.sop_instance_uid and o.sop_class_uid]
+        if not stored:
+            print("nothing stored: no commitment requested", file=sys.stderr)
+            return 1
+        try:
+            outcome = StorageSCU(args.aet).commit(
+                stored, args.host, args.port, args.aec, timeout=args.commit_timeout
+            )
+        except StorecoreError as exc:
+            print(f"storecore send: commitment: {exc}", file=sys.stderr)
+            return 1
+        failed += _print_commitment(outcome)
     return 1 if failed else 0
+
+
+def _print_commitment(outcome: Any) -> int:
+    """Print a commitment outcome; the number of instances not committed."""
+    result = outcome.result
+    if result is None:
+        print(
+            f"commitment {outcome.transaction_uid}: {outcome.state} "
+            f"(0x{outcome.status:04X}{', ' + outcome.comment if outcome.comment else ''})"
+        )
+        return 1
+    for ref in result.failed:
+        print(f"not committed: {ref.sop_instance_uid} (failure reason 0x{ref.failure_reason:04X})")
+    print(
+        f"commitment {outcome.transaction_uid}: {len(result.committed)} committed, "
+        f"{len(result.failed)} failed"
+    )
+    return len(result.failed)
+
+
+def _commit(args: argparse.Namespace) -> int:
+    from storecore.commitment import Reference
+    from storecore.scu import StorageSCU
+
+    refs = []
+    for path in _files(args.files, args.recursive, "*"):
+        try:
+            s = summarize_file(path)
+        except (StorecoreError, OSError) as exc:
+            print(f"{path}: error: {exc}", file=sys.stderr)
+            return 1
+        refs.append(Reference(s.sop_class_uid or "", s.sop_instance_uid or ""))
+    try:
+        outcome = StorageSCU(args.aet).commit(
+            refs, args.host, args.port, args.aec, timeout=args.timeout
+        )
+    except StorecoreError as exc:
+        print(f"storecore commit: {exc}", file=sys.stderr)
+        return 1
+    return 1 if _print_commitment(outcome) else 0
 
 
 def _receive(args: argparse.Namespace) -> int:
@@ -339,9 +420,17 @@ def _serve(args: argparse.Namespace) -> int:
     except (StorecoreError, OSError) as exc:
         print(f"storecore serve: {exc}", file=sys.stderr)
         return 2
+    from storecore.commitment.service import CommitmentService
+
+    commitment = CommitmentService(
+        archive,
+        directory={ae: (host, port) for ae, host, port in config.directory},
+        ae_title=config.ae_title,
+    )
     try:
         scp = StorageSCP(
             archive.sink(),
+            commitment=commitment,
             ae_title=config.ae_title,
             host=config.host,
             port=config.port,
@@ -366,6 +455,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("storecore: stopping; letting associations in flight finish", flush=True)
         scp.shutdown()
     finally:
+        commitment.close()
         archive.close()
     print("storecore: stopped", flush=True)
     return 0
@@ -397,6 +487,14 @@ def _archive(args: argparse.Namespace) -> int:
                         f"{row.study_instance_uid}  {row.patient_id or '-'}  "
                         f"{row.study_date or '-'}  {row.series} series  {row.instances} instances"
                     )
+            return 0
+        if args.action == "show":
+            found = archive.index.versions(args.uid)
+            if not found:
+                print(f"{args.uid}: not in the archive", file=sys.stderr)
+                return 1
+            for record in found:
+                print(json.dumps(dataclasses.asdict(record), indent=2, sort_keys=True))
             return 0
         if args.action == "verify":
             report = archive.verify(repair=args.repair)

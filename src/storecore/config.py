@@ -16,6 +16,9 @@ default). The reference file, with every key and its default:
     [peers]
     allowed_calling_ae_titles = []  # empty: anyone may store
 
+    [peers.directory]             # where requesters of Storage Commitment listen, for
+    # WORKSTATION1 = "10.0.0.5:11113"  # reports on a new association (PS3.4 J.3.3)
+
     [accept]
     sop_classes = []              # empty: every Storage SOP Class (PS3.4 B.5)
     transfer_syntaxes = []        # empty: every native and encapsulated syntax
@@ -30,6 +33,11 @@ default). The reference file, with every key and its default:
     flush_interval = 1.0          # background durability: seconds between syncs
     min_free_bytes = 1073741824   # refuse (0xA700) below this much free space
     reservation_bytes = 67108864  # space reserved per instance in flight
+
+    [validation]                  # present: the SOP Class validators run on every instance
+    mode = "strict"               # strict: an error refuses (0xA900); lenient: stored, 0xB007
+    # warning_status, failure_status, disabled = ["label", ...],
+    # [validation.per_ae.SOME_AE] mode = "lenient"   (see storecore.validators.policy)
 """
 
 from __future__ import annotations
@@ -60,6 +68,7 @@ class ServeConfig:
     port: int = 11112
     max_pdu_length: int = 128 * 1024
     allowed_calling_ae_titles: tuple[str, ...] = ()
+    directory: tuple[tuple[str, str, int], ...] = ()
     sop_classes: tuple[str, ...] = ()
     transfer_syntaxes: tuple[str, ...] = ()
     promiscuous: bool = False
@@ -71,10 +80,11 @@ class ServeConfig:
     flush_interval: float = 1.0
     min_free_bytes: int = 1 << 30
     reservation_bytes: int = 64 << 20
+    validation: dict[str, Any] | None = field(default=None, compare=False)
     source: Path | None = field(default=None, compare=False)
 
     def policy(self) -> StoragePolicy:
-        return StoragePolicy(
+        policy = StoragePolicy(
             duplicates=self.duplicates,
             durability=self.durability,
             store_transfer_syntax=self.store_transfer_syntax,
@@ -82,6 +92,16 @@ class ServeConfig:
             reservation_bytes=self.reservation_bytes,
             flush_interval=self.flush_interval,
         )
+        if self.validation is None:
+            return policy
+        from storecore.validators import ValidationConfig, default_registry
+
+        check = default_registry().validator(
+            ValidationConfig.from_mapping(self.validation),
+            limits=policy.limits,
+            lenient_odd_length=policy.lenient_odd_length,
+        )
+        return replace(policy, validators=(check,))
 
     def override(self, **changes: Any) -> ServeConfig:
         """Command-line options (None: not given) over the file's values."""
@@ -97,7 +117,10 @@ _SCHEMA: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "port": ("port", int),
         "max_pdu_length": ("max_pdu_length", int),
     },
-    "peers": {"allowed_calling_ae_titles": ("allowed_calling_ae_titles", list)},
+    "peers": {
+        "allowed_calling_ae_titles": ("allowed_calling_ae_titles", list),
+        "directory": ("directory", dict),
+    },
     "accept": {
         "sop_classes": ("sop_classes", list),
         "transfer_syntaxes": ("transfer_syntaxes", list),
@@ -133,9 +156,21 @@ def load_config(path: str | Path) -> ServeConfig:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     values: dict[str, Any] = {}
     for table, content in data.items():
+        if table == "validation":
+            if not isinstance(content, dict):
+                raise ConfigError(f"{source}: validation must be a table")
+            from storecore.validators import ValidationConfig
+
+            try:
+                ValidationConfig.from_mapping(content)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"{source}: [validation]: {exc}") from None
+            values["validation"] = dict(content)
+            continue
         schema = _SCHEMA.get(table)
         if schema is None:
-            raise ConfigError(f"{source}: unknown table [{table}] (known: {', '.join(_SCHEMA)})")
+            known = ", ".join([*_SCHEMA, "validation"])
+            raise ConfigError(f"{source}: unknown table [{table}] (known: {known})")
         if not isinstance(content, dict):
             raise ConfigError(f"{source}: {table} must be a table")
         for key, value in content.items():
@@ -152,6 +187,14 @@ def load_config(path: str | Path) -> ServeConfig:
             if not all(isinstance(v, str) for v in values[name]):
                 raise ConfigError(f"{source}: {name} must be a list of strings")
             values[name] = tuple(values[name])
+    if "directory" in values:
+        entries = []
+        for ae, address in values["directory"].items():
+            host, _, port = str(address).rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError(f"{source}: peers.directory.{ae} = {address!r}: use HOST:PORT")
+            entries.append((ae, host, int(port)))
+        values["directory"] = tuple(entries)
     for name, enum in _ENUMS.items():
         if name in values:
             try:

@@ -14,12 +14,14 @@ An exception inside a sink becomes a failure status (0xA700 for an OS error,
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from storecore.dimse import (
     C_ECHO_RQ,
@@ -29,8 +31,14 @@ from storecore.dimse import (
     CommandSetError,
     decode_command,
 )
-from storecore.dimse.messages import Message
-from storecore.errors import DatasetError
+from storecore.dimse.messages import (
+    N_ACTION_RQ,
+    N_ACTION_RSP,
+    N_EVENT_REPORT_RQ,
+    N_EVENT_REPORT_RSP,
+    Message,
+)
+from storecore.errors import DatasetError, StorecoreError
 from storecore.limits import DEFAULT_LIMITS, Limits
 from storecore.net.channel import Channel, CommandReceived, DataReceived, Timeouts
 from storecore.net.server import Server
@@ -57,6 +65,9 @@ from storecore.ul import (
 )
 from storecore.ul.negotiation import VERIFICATION_SOP_CLASS
 
+if TYPE_CHECKING:
+    from storecore.commitment.service import CommitmentService
+
 __all__ = ["StorageSCP", "AssociationStats", "default_storage_transfer_syntaxes"]
 
 log = logging.getLogger(__name__)
@@ -65,6 +76,10 @@ log = logging.getLogger(__name__)
 _OUT_OF_RESOURCES = 0xA700
 _PROCESSING_FAILURE = 0x0110
 _SOP_CLASS_NOT_SUPPORTED = 0x0122
+# N-ACTION statuses (PS3.7 C.5)
+_NO_SUCH_OBJECT_INSTANCE = 0x0112
+_NO_SUCH_ACTION_TYPE = 0x0123
+_COMMITMENT_DATASET_LIMIT = 16 << 20  # a Referenced SOP Sequence of ~100,000 items
 
 
 def default_storage_transfer_syntaxes() -> tuple[str, ...]:
@@ -129,6 +144,11 @@ class StorageSCP:
         ACSE, DIMSE and network timeouts.
     ssl_context : ssl.SSLContext, optional
         TLS for every connection.
+    commitment : CommitmentService, optional
+        Also provide the Storage Commitment Push Model SOP Class (PS3.4 Annex J)
+        as SCP: N-ACTION requests are verified against the service's archive
+        and reported (N-EVENT-REPORT) on the requester's association while it
+        is open, else on a new one.
 
     References
     ----------
@@ -150,8 +170,10 @@ class StorageSCP:
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        commitment: CommitmentService | None = None,
     ) -> None:
         self.sink = sink
+        self.commitment = commitment
         self.limits = limits
         self.timeouts = timeouts or Timeouts()
         syntaxes = tuple(transfer_syntaxes or default_storage_transfer_syntaxes())
@@ -162,6 +184,10 @@ class StorageSCP:
         )
         contexts = {uid: syntaxes for uid in classes}
         contexts[VERIFICATION_SOP_CLASS] = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
+        if commitment is not None:
+            from storecore.commitment import STORAGE_COMMITMENT_PUSH_MODEL
+
+            contexts[STORAGE_COMMITMENT_PUSH_MODEL] = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
         self.policy = Policy(
             ae_title=ae_title,
             contexts=contexts,
@@ -241,6 +267,9 @@ class _Session:
         self.association = channel.association
         # the C-STORE whose dataset is arriving: (context, request, handle)
         self.pending: tuple[int, C_STORE_RQ | None, StoreHandle] | None = None
+        # commitment reports sent on this association: Message ID -> Transaction UID
+        self.reports: dict[int, str] = {}
+        self.next_message_id = 1
 
     def run(self) -> None:
         for event in self.channel.events():
@@ -260,6 +289,11 @@ class _Session:
 
     def cleanup(self) -> None:
         """The connection ended: a dataset still arriving is dropped, nothing kept."""
+        service = self.scp.commitment
+        if service is not None:
+            for uid in self.reports.values():  # unanswered: deliver on a new association
+                service.schedule(uid)
+            self.reports.clear()
         if self.pending is not None:
             _, request, handle = self.pending
             self.pending = None
@@ -309,11 +343,137 @@ class _Session:
             self._send(event.context_id, C_ECHO_RSP(MessageIDBeingRespondedTo=message.MessageID))
         elif isinstance(message, C_STORE_RQ):
             self.pending = (event.context_id, message, self._begin(event.context_id, message))
+        elif isinstance(message, N_ACTION_RQ) and self.scp.commitment is not None:
+            self._n_action(event, message)
+        elif isinstance(message, N_EVENT_REPORT_RSP) and self.scp.commitment is not None:
+            uid = self.reports.pop(message.MessageIDBeingRespondedTo, None)
+            if uid is not None:
+                if message.Status == 0:
+                    self.scp.commitment.delivered(uid)
+                    log.info("commitment %s reported to %s", uid, self.stats.calling_ae_title)
+                else:
+                    log.warning(
+                        "commitment %s: N-EVENT-REPORT-RSP 0x%04X; retrying on a new association",
+                        uid,
+                        message.Status,
+                    )
+                    self.scp.commitment.schedule(uid)
         else:
             # A request this SCP does not provide on this context: refused as an
             # unrecognized operation (PS3.7 C.5.21), whatever its type.
             log.warning("association %s: %s not provided", self.stats.peer, type(message).__name__)
             self.channel.abort()
+
+    # ------------------------------------------------------------ storage commitment
+
+    def _n_action(self, event: CommandReceived, message: N_ACTION_RQ) -> None:
+        from storecore.commitment import STORAGE_COMMITMENT_INSTANCE, STORAGE_COMMITMENT_PUSH_MODEL
+
+        abstract, _ = self.association.contexts[event.context_id]
+        status = 0
+        if (
+            abstract != STORAGE_COMMITMENT_PUSH_MODEL
+            or message.RequestedSOPClassUID != STORAGE_COMMITMENT_PUSH_MODEL
+        ):
+            status = _SOP_CLASS_NOT_SUPPORTED
+        elif message.RequestedSOPInstanceUID != STORAGE_COMMITMENT_INSTANCE:
+            status = _NO_SUCH_OBJECT_INSTANCE
+        elif message.ActionTypeID != 1:
+            status = _NO_SUCH_ACTION_TYPE
+        if status or not event.has_dataset:
+            self._send(
+                event.context_id,
+                N_ACTION_RSP(
+                    MessageIDBeingRespondedTo=message.MessageID,
+                    Status=status or 0x0120,  # no data set: Missing Attribute
+                    ErrorComment=None if status else "the N-ACTION carries no data set",
+                ),
+            )
+            if event.has_dataset:
+                self.pending = (event.context_id, None, RefusedHandle(StoreResult(0)))
+            return
+        self.pending = (event.context_id, None, _CommitmentRequest(self, event.context_id, message))
+
+    def commitment_request(self, context_id: int, message: N_ACTION_RQ, data: bytes) -> None:
+        """The N-ACTION's data set arrived: accept, answer, verify, report."""
+        from storecore.commitment import (
+            STORAGE_COMMITMENT_INSTANCE,
+            STORAGE_COMMITMENT_PUSH_MODEL,
+            CommitmentError,
+            encode_result,
+        )
+
+        service = self.scp.commitment
+        assert service is not None
+        _, ts = self.association.contexts[context_id]
+        try:
+            request = service.accept(self.stats.calling_ae_title, data, ts)
+        except CommitmentError as exc:
+            log.warning("association %s: N-ACTION refused: %s", self.stats.peer, exc)
+            self._send(
+                context_id,
+                N_ACTION_RSP(
+                    MessageIDBeingRespondedTo=message.MessageID,
+                    Status=exc.status,
+                    ErrorComment=_short(str(exc)),
+                ),
+            )
+            return
+        self._send(
+            context_id,
+            N_ACTION_RSP(
+                MessageIDBeingRespondedTo=message.MessageID,
+                Status=0,
+                AffectedSOPClassUID=STORAGE_COMMITMENT_PUSH_MODEL,
+                AffectedSOPInstanceUID=STORAGE_COMMITMENT_INSTANCE,
+                ActionTypeID=1,
+            ),
+        )
+        result = service.verify(request)
+        log.info(
+            "association %s: commitment %s: %d committed, %d failed",
+            self.stats.peer,
+            request.transaction_uid,
+            len(result.committed),
+            len(result.failed),
+        )
+        if self._peer_is_leaving():
+            # PS3.4 J.3.3: the report goes on the same association only while it
+            # is open; a requester already releasing gets it on a new one
+            service.schedule(request.transaction_uid)
+            return
+        message_id = self.next_message_id
+        self.next_message_id = (message_id % 0xFFFF) + 1
+        self.reports[message_id] = request.transaction_uid
+        try:
+            self.channel.send_message(
+                context_id,
+                N_EVENT_REPORT_RQ(
+                    MessageID=message_id,
+                    AffectedSOPClassUID=STORAGE_COMMITMENT_PUSH_MODEL,
+                    AffectedSOPInstanceUID=STORAGE_COMMITMENT_INSTANCE,
+                    EventTypeID=result.event_type_id,
+                ),
+                encode_result(result, ts),
+            )
+        except (OSError, StorecoreError):
+            self.reports.pop(message_id, None)
+            service.schedule(request.transaction_uid)
+
+    def _peer_is_leaving(self) -> bool:
+        """More of the peer's bytes are already here (e.g. its A-RELEASE-RQ)."""
+        channel = self.channel
+        if channel.framer.buffered:
+            return True
+        sock = channel.sock
+        pending = getattr(sock, "pending", None)  # TLS: decrypted bytes in hand
+        if pending is not None and pending():
+            return True
+        try:
+            ready, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(ready)
 
     def _begin(self, context_id: int, message: C_STORE_RQ) -> StoreHandle:
         abstract, transfer_syntax = self.association.contexts[context_id]
@@ -389,6 +549,28 @@ class _Session:
                 ErrorComment=result.comment if result.status else None,
             ),
         )
+
+
+class _CommitmentRequest:
+    """Collects an N-ACTION's (small) data set, then hands it to the session."""
+
+    def __init__(self, session: _Session, context_id: int, message: N_ACTION_RQ) -> None:
+        self.session = session
+        self.context_id = context_id
+        self.message = message
+        self.data = bytearray()
+
+    def write(self, chunk: memoryview) -> None:
+        if len(self.data) + len(chunk) > _COMMITMENT_DATASET_LIMIT:
+            raise StorecoreError("the N-ACTION data set is over 16 MiB")
+        self.data += chunk
+
+    def finish(self) -> StoreResult:
+        self.session.commitment_request(self.context_id, self.message, bytes(self.data))
+        return StoreResult(0)
+
+    def abort(self) -> None:
+        self.data = bytearray()
 
 
 def _short(text: str) -> str:

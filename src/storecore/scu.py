@@ -29,11 +29,37 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from storecore.commitment import (
+    STORAGE_COMMITMENT_INSTANCE,
+    STORAGE_COMMITMENT_PUSH_MODEL,
+    CommitmentRequest,
+    CommitmentResult,
+    Reference,
+    decode_result,
+    encode_request,
+    encode_result,
+)
 from storecore.dataset import summarize_file
-from storecore.dimse import C_ECHO_RQ, C_ECHO_RSP, C_STORE_RQ, C_STORE_RSP, decode_command
+from storecore.dimse import (
+    C_ECHO_RQ,
+    C_ECHO_RSP,
+    C_STORE_RQ,
+    C_STORE_RSP,
+    N_ACTION_RQ,
+    N_ACTION_RSP,
+    N_EVENT_REPORT_RQ,
+    N_EVENT_REPORT_RSP,
+    decode_command,
+)
 from storecore.errors import StorecoreError
 from storecore.limits import DEFAULT_LIMITS, Limits
-from storecore.net.channel import Channel, CommandReceived, Timeouts, TransportClosed
+from storecore.net.channel import (
+    Channel,
+    CommandReceived,
+    DataReceived,
+    Timeouts,
+    TransportClosed,
+)
 from storecore.transcode import TranscodePath, TranscodeRecord, transcode_dataset
 from storecore.transcode.native import NATIVE_CODEC
 from storecore.uid import transfer_syntax
@@ -88,6 +114,7 @@ class StoreOutcome:
     comment: str | None = None
     transfer_syntax_uid: str | None = None
     transcode: TranscodeRecord | None = None
+    sop_class_uid: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -102,6 +129,42 @@ class _File:
     sop_instance: str
     ts: str
     dataset_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentOutcome:
+    """What a Storage Commitment request came to.
+
+    Attributes
+    ----------
+    transaction_uid : str
+    state : {"committed", "failed", "pending", "refused"}
+        committed: every instance; failed: the report lists failures;
+        pending: no report on our association within the time-out (the SCP
+        may report later on one of its own); refused: the N-ACTION failed.
+    status : int
+        The N-ACTION-RSP status.
+    comment : str or None
+    result : CommitmentResult or None
+        The report, when it came.
+    """
+
+    transaction_uid: str
+    state: str
+    status: int
+    comment: str | None
+    result: CommitmentResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "committed"
+
+
+def _new_uid() -> str:
+    import uuid
+
+    # PS3.5 B.2: a UUID as an integer under 2.25
+    return f"2.25.{uuid.uuid4().int}"
 
 
 class StorageSCU:
@@ -211,6 +274,126 @@ class StorageSCU:
             raise errors[0]
         return [outcomes[i] for i in range(len(files))]
 
+    def commit(
+        self,
+        references: Iterable[Reference | StoreOutcome],
+        host: str,
+        port: int,
+        called_ae_title: str = "ANY-SCP",
+        *,
+        transaction_uid: str | None = None,
+        timeout: float = 60.0,
+    ) -> CommitmentOutcome:
+        """Request Storage Commitment (N-ACTION) and wait for its report on this association.
+
+        Parameters
+        ----------
+        references : iterable of Reference or StoreOutcome
+            The instances (typically the successful outcomes of :meth:`send`).
+        transaction_uid : str, optional
+            Default: a new UID.
+        timeout : float
+            Seconds to wait for the N-EVENT-REPORT once the N-ACTION was
+            accepted. A peer that reports later, on an association of its own,
+            is not waited for: the outcome then says ``pending``.
+
+        References
+        ----------
+        PS3.4 J.3.2 (N-ACTION) and J.3.3 (N-EVENT-REPORT).
+        """
+        refs = tuple(
+            r
+            if isinstance(r, Reference)
+            else Reference(r.sop_class_uid or "", r.sop_instance_uid or "")
+            for r in references
+        )
+        uid = transaction_uid or _new_uid()
+        request = CommitmentRequest(uid, refs)
+        contexts: list[tuple[str, tuple[str, ...]]] = [
+            (STORAGE_COMMITMENT_PUSH_MODEL, (EXPLICIT_LE, IMPLICIT_LE))
+        ]
+        with self._associate(host, port, called_ae_title, contexts) as session:
+            accepted = session.accepted_for(STORAGE_COMMITMENT_PUSH_MODEL)
+            if not accepted:
+                raise AssociationRejected("the peer did not accept Storage Commitment Push Model")
+            context_id, ts = accepted[0]
+            session.channel.send_message(
+                context_id,
+                N_ACTION_RQ(
+                    MessageID=1,
+                    RequestedSOPClassUID=STORAGE_COMMITMENT_PUSH_MODEL,
+                    RequestedSOPInstanceUID=STORAGE_COMMITMENT_INSTANCE,
+                    ActionTypeID=1,
+                ),
+                encode_request(request, ts),
+            )
+            response = session.response()
+            if not isinstance(response, N_ACTION_RSP):
+                raise TransportClosed(f"unexpected response {response!r} to N-ACTION")
+            if response.Status != 0:
+                return CommitmentOutcome(uid, "refused", response.Status, response.ErrorComment)
+            previous = session.channel.timeouts
+            try:
+                session.channel.timeouts = Timeouts(
+                    acse=previous.acse, dimse=timeout, network=previous.network
+                )
+                report = session.request_with_dataset()
+            except TransportClosed:
+                return CommitmentOutcome(uid, "pending", 0, "no report on this association")
+            finally:
+                session.channel.timeouts = previous
+            command, data, report_context = report
+            if not isinstance(command, N_EVENT_REPORT_RQ):
+                raise TransportClosed(f"unexpected request {command!r} while awaiting the report")
+            result = decode_result(data, session.association.contexts[report_context][1])
+            session.channel.send_message(
+                report_context,
+                N_EVENT_REPORT_RSP(
+                    MessageIDBeingRespondedTo=command.MessageID,
+                    Status=0,
+                    AffectedSOPClassUID=STORAGE_COMMITMENT_PUSH_MODEL,
+                    AffectedSOPInstanceUID=STORAGE_COMMITMENT_INSTANCE,
+                    EventTypeID=command.EventTypeID,
+                ),
+            )
+            state = "committed" if not result.failed else "failed"
+            return CommitmentOutcome(uid, state, 0, None, result)
+
+    def report_commitment(
+        self, result: CommitmentResult, host: str, port: int, called_ae_title: str
+    ) -> int:
+        """Deliver a commitment result (N-EVENT-REPORT) on an association of our own.
+
+        Used by an SCP whose requester's association has ended (PS3.4 J.3.3): we
+        propose the Storage Commitment Push Model in the SCP role (SCP/SCU Role
+        Selection, PS3.7 D.3.3.4). Returns the requester's N-EVENT-REPORT-RSP status.
+        """
+        contexts: list[tuple[str, tuple[str, ...]]] = [
+            (STORAGE_COMMITMENT_PUSH_MODEL, (EXPLICIT_LE, IMPLICIT_LE))
+        ]
+        roles = {STORAGE_COMMITMENT_PUSH_MODEL: (False, True)}
+        with self._associate(host, port, called_ae_title, contexts, roles) as session:
+            accepted = session.accepted_for(STORAGE_COMMITMENT_PUSH_MODEL)
+            if not accepted:
+                raise AssociationRejected(
+                    "the requester did not accept Storage Commitment Push Model (SCP role)"
+                )
+            context_id, ts = accepted[0]
+            session.channel.send_message(
+                context_id,
+                N_EVENT_REPORT_RQ(
+                    MessageID=1,
+                    AffectedSOPClassUID=STORAGE_COMMITMENT_PUSH_MODEL,
+                    AffectedSOPInstanceUID=STORAGE_COMMITMENT_INSTANCE,
+                    EventTypeID=result.event_type_id,
+                ),
+                encode_result(result, ts),
+            )
+            response = session.response()
+            if not isinstance(response, N_EVENT_REPORT_RSP):
+                raise TransportClosed(f"unexpected response {response!r} to N-EVENT-REPORT")
+            return response.Status
+
     # --------------------------------------------------------------- internals
 
     def _inspect(self, path: Path) -> _File | StoreOutcome:
@@ -255,6 +438,7 @@ class StorageSCU:
         port: int,
         called_ae_title: str,
         contexts: list[tuple[str, tuple[str, ...]]],
+        roles: dict[str, tuple[bool, bool]] | None = None,
     ) -> _Session:
         policy = Policy(ae_title=self.ae_title, max_pdu_length=self.max_pdu_length)
         try:
@@ -265,7 +449,7 @@ class StorageSCU:
             raise AssociationRejected(f"cannot connect to {host}:{port}: {exc}") from None
         association = Association("requestor", policy, limits=self.limits)
         channel = Channel(sock, association, self.timeouts)
-        request = build_request(policy, called_ae_title, contexts)
+        request = build_request(policy, called_ae_title, contexts, roles=roles)
         try:
             association.connection_made()
             channel.send_bytes(association.send(AssociateRequest(request)))
@@ -368,7 +552,13 @@ class StorageSCU:
         ):
             raise TransportClosed(f"unexpected response {response!r} to C-STORE {message_id}")
         return StoreOutcome(
-            f.path, f.sop_instance, response.Status, response.ErrorComment, sent_ts, record
+            f.path,
+            f.sop_instance,
+            response.Status,
+            response.ErrorComment,
+            sent_ts,
+            record,
+            f.sop_class,
         )
 
 
@@ -402,6 +592,28 @@ class _Session:
             if isinstance(event, ConnectionClosed):
                 break
         raise TransportClosed("the association ended while a response was awaited")
+
+    def request_with_dataset(self) -> tuple[object, bytes, int]:
+        """The next request the peer sends, with its whole data set (small messages only)."""
+        command: object = None
+        context_id = 0
+        data = bytearray()
+        limit = self.association.limits.max_pdu_length * 64
+        for event in self._events:
+            if isinstance(event, CommandReceived):
+                command = decode_command(event.command, limits=self.association.limits)
+                context_id = event.context_id
+                if not event.has_dataset:
+                    return command, b"", context_id
+            elif isinstance(event, DataReceived):
+                data += event.data
+                if len(data) > limit:
+                    raise TransportClosed("the peer's data set is too large")
+                if event.last:
+                    return command, bytes(data), context_id
+            elif isinstance(event, ConnectionClosed):
+                break
+        raise TransportClosed("the association ended while a request was awaited")
 
     def release(self) -> None:
         channel = self.channel

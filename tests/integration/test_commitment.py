@@ -1,0 +1,300 @@
+"""Storage Commitment over loopback: storecore and pynetdicom in both roles, faults, restarts."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storecore.commitment import (
+    STORAGE_COMMITMENT_PUSH_MODEL,
+    CommitmentRequest,
+    Reference,
+    encode_request,
+)
+from storecore.commitment.service import CommitmentService
+from storecore.scp import StorageSCP
+from storecore.scu import StorageSCU
+from storecore.storage import Archive, StoragePolicy
+
+from ..unit.storage.helpers import CT, write_instance
+from .conftest import free_port
+
+CLI = [sys.executable, "-m", "storecore.cli"]
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Iterator[Archive]:
+    a = Archive(tmp_path / "archive", policy=StoragePolicy(min_free_bytes=0))
+    yield a
+    a.close()
+
+
+def _scp(archive: Archive, service: CommitmentService) -> StorageSCP:
+    return StorageSCP(
+        archive.sink(), host="127.0.0.1", port=0, ae_title="STORECORE", commitment=service
+    ).start()
+
+
+def test_storecore_scu_sends_then_commits(tmp_path: Path, archive: Archive) -> None:
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.3.{n}") for n in range(1, 5)]
+    service = CommitmentService(archive)
+    scp = _scp(archive, service)
+    try:
+        port = scp.address[1]
+        outcomes = StorageSCU().send(files, "127.0.0.1", port, "STORECORE")
+        assert all(o.ok for o in outcomes)
+        result = StorageSCU().commit(outcomes, "127.0.0.1", port, "STORECORE")
+        assert result.ok, result
+        assert result.result is not None
+        assert {r.sop_instance_uid for r in result.result.committed} == {
+            f"1.2.3.{n}" for n in range(1, 5)
+        }
+        t = service.store.get(result.transaction_uid)
+        assert t is not None and t.state == "delivered"
+        # altered after storage, unknown, wrong class: each with its Failure Reason
+        altered = archive.path("1.2.3.1")
+        data = bytearray(altered.read_bytes())
+        data[-2] ^= 0xFF
+        altered.write_bytes(bytes(data))
+        refs = [
+            Reference(CT, "1.2.3.1"),
+            Reference(CT, "1.2.3.99"),
+            Reference("1.2.840.10008.5.1.4.1.1.4", "1.2.3.2"),
+            Reference(CT, "1.2.3.3"),
+        ]
+        bad = StorageSCU().commit(refs, "127.0.0.1", port, "STORECORE")
+        assert bad.state == "failed" and bad.result is not None
+        assert {(r.sop_instance_uid, r.failure_reason) for r in bad.result.failed} == {
+            ("1.2.3.1", 0x0110),
+            ("1.2.3.99", 0x0112),
+            ("1.2.3.2", 0x0119),
+        }
+        assert [r.sop_instance_uid for r in bad.result.committed] == ["1.2.3.3"]
+        # the same Transaction UID again: refused with 0x0131
+        again = StorageSCU().commit(
+            refs, "127.0.0.1", port, "STORECORE", transaction_uid=bad.transaction_uid
+        )
+        assert (again.state, again.status) == ("refused", 0x0131)
+    finally:
+        scp.shutdown(5)
+        service.close()
+
+
+def test_pynetdicom_requester_gets_the_report_on_a_new_association(
+    tmp_path: Path, archive: Archive
+) -> None:
+    """pynetdicom asks, releases at once; storecore reports on an association of its own."""
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import StorageCommitmentPushModel
+
+    archive.store_file(write_instance(tmp_path / "in", sop_instance_uid="1.2.3.7"))
+    reports: list[object] = []
+    got = threading.Event()
+
+    def on_report(event: object) -> tuple[int, None]:
+        ds = event.event_information  # type: ignore[attr-defined]
+        reports.append((event.event_type, event.request.EventTypeID, ds))  # type: ignore[attr-defined]
+        got.set()
+        return 0x0000, None
+
+    listener_port = free_port()
+    listener = AE(ae_title="PYNETDICOM")
+    listener.add_supported_context(StorageCommitmentPushModel, scu_role=True, scp_role=True)
+    server = listener.start_server(
+        ("127.0.0.1", listener_port),
+        block=False,
+        evt_handlers=[(evt.EVT_N_EVENT_REPORT, on_report)],
+    )
+    service = CommitmentService(archive, directory={"PYNETDICOM": ("127.0.0.1", listener_port)})
+    scp = _scp(archive, service)
+    try:
+        requester = AE(ae_title="PYNETDICOM")
+        requester.add_requested_context(StorageCommitmentPushModel)
+        assoc = requester.associate("127.0.0.1", scp.address[1], ae_title="STORECORE")
+        assert assoc.is_established
+        from pydicom.dataset import Dataset
+
+        ds = Dataset()
+        ds.TransactionUID = "2.25.77"
+        item = Dataset()
+        item.ReferencedSOPClassUID = CT
+        item.ReferencedSOPInstanceUID = "1.2.3.7"
+        ds.ReferencedSOPSequence = [item]
+        status, _ = assoc.send_n_action(ds, 1, StorageCommitmentPushModel, "1.2.840.10008.1.20.1.1")
+        assert status.Status == 0x0000
+        assoc.release()
+        assert got.wait(30), "no N-EVENT-REPORT arrived"
+        _, event_type, report = reports[0]  # type: ignore[misc]
+        assert event_type == 1  # all committed (PS3.4 J.3.3)
+        assert report.TransactionUID == "2.25.77"
+        assert report.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == "1.2.3.7"
+        deadline = time.monotonic() + 10
+        while service.store.get("2.25.77").state != "delivered":  # type: ignore[union-attr]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        scp.shutdown(5)
+        service.close()
+        server.shutdown()
+
+
+def test_malformed_n_action_is_refused_with_its_status(archive: Archive) -> None:
+    from pydicom.dataset import Dataset
+    from pynetdicom import AE
+    from pynetdicom.sop_class import StorageCommitmentPushModel
+
+    service = CommitmentService(archive)
+    scp = _scp(archive, service)
+    try:
+        requester = AE(ae_title="PYNETDICOM")
+        requester.add_requested_context(StorageCommitmentPushModel)
+        assoc = requester.associate("127.0.0.1", scp.address[1], ae_title="STORECORE")
+        no_uid = Dataset()
+        no_uid.ReferencedSOPSequence = []
+        status, _ = assoc.send_n_action(
+            no_uid, 1, StorageCommitmentPushModel, "1.2.840.10008.1.20.1.1"
+        )
+        assert status.Status == 0x0120  # Missing Attribute
+        ok = Dataset()
+        ok.TransactionUID = "2.25.78"
+        item = Dataset()
+        item.ReferencedSOPClassUID = CT
+        item.ReferencedSOPInstanceUID = "1.2.3.7"
+        ok.ReferencedSOPSequence = [item]
+        status, _ = assoc.send_n_action(ok, 2, StorageCommitmentPushModel, "1.2.840.10008.1.20.1.1")
+        assert status.Status == 0x0123  # No such action type
+        status, _ = assoc.send_n_action(ok, 1, StorageCommitmentPushModel, "1.2.3.4")
+        assert status.Status == 0x0112  # No such object instance
+        assoc.release()
+    finally:
+        scp.shutdown(5)
+        service.close()
+
+
+def test_serve_killed_before_the_report_delivers_it_after_restart(tmp_path: Path) -> None:
+    """kill -9 between N-ACTION-RSP and N-EVENT-REPORT; the restarted server still reports."""
+    from pydicom.dataset import Dataset
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import StorageCommitmentPushModel
+
+    listener_port = free_port()
+    config = tmp_path / "storecore.toml"
+    config.write_text(
+        "[storage]\nmin_free_bytes = 0\n"
+        f'[peers.directory]\nPYNETDICOM = "127.0.0.1:{listener_port}"\n'
+    )
+    storage = tmp_path / "archive"
+    src = write_instance(tmp_path / "in", sop_instance_uid="1.2.3.8")
+
+    def serve() -> tuple[subprocess.Popen[str], int]:
+        port = free_port()
+        proc = subprocess.Popen(
+            [*CLI, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+             "--storage", str(storage)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None and "listening" in proc.stdout.readline()
+        return proc, port
+
+    proc, port = serve()
+    try:
+        assert StorageSCU().send([src], "127.0.0.1", port, "STORECORE")[0].ok
+        requester = AE(ae_title="PYNETDICOM")
+        requester.add_requested_context(StorageCommitmentPushModel)
+        assoc = requester.associate("127.0.0.1", port, ae_title="STORECORE")
+        ds = Dataset()
+        ds.TransactionUID = "2.25.79"
+        item = Dataset()
+        item.ReferencedSOPClassUID = CT
+        item.ReferencedSOPInstanceUID = "1.2.3.8"
+        ds.ReferencedSOPSequence = [item]
+        status, _ = assoc.send_n_action(ds, 1, StorageCommitmentPushModel, "1.2.840.10008.1.20.1.1")
+        assert status.Status == 0x0000
+        assoc.abort()  # gone before any report; nobody listens at its address yet
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    got = threading.Event()
+    reports: list[str] = []
+
+    def on_report(event: object) -> tuple[int, None]:
+        reports.append(event.event_information.TransactionUID)  # type: ignore[attr-defined]
+        got.set()
+        return 0x0000, None
+
+    listener = AE(ae_title="PYNETDICOM")
+    listener.add_supported_context(StorageCommitmentPushModel, scu_role=True, scp_role=True)
+    server = listener.start_server(
+        ("127.0.0.1", listener_port),
+        block=False,
+        evt_handlers=[(evt.EVT_N_EVENT_REPORT, on_report)],
+    )
+    proc, port = serve()
+    try:
+        assert got.wait(60), "the restarted server did not deliver the pending report"
+        assert reports == ["2.25.79"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        server.shutdown()
+
+
+def test_the_command_line_send_commit(tmp_path: Path) -> None:
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.3.{n}") for n in (20, 21)]
+    config = tmp_path / "storecore.toml"
+    config.write_text("[storage]\nmin_free_bytes = 0\n")
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+         "--storage", str(tmp_path / "archive")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and "listening" in proc.stdout.readline()
+        sent = subprocess.run(
+            [*CLI, "send", "127.0.0.1", str(port), "--aec", "STORECORE", "--commit",
+             *map(str, files)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        assert "2 committed, 0 failed" in sent.stdout
+        missing = subprocess.run(
+            [*CLI, "commit", "127.0.0.1", str(port), "--aec", "STORECORE",
+             str(write_instance(tmp_path / "other", sop_instance_uid="1.2.3.22"))],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert missing.returncode == 1
+        assert "not committed: 1.2.3.22 (failure reason 0x0112)" in missing.stdout
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+
+def test_request_encoding_is_what_pynetdicom_would_send() -> None:
+    """Our N-ACTION data set reads back in pydicom as the attributes of PS3.4 Table J.3-1."""
+    import io
+
+    from pydicom.filereader import read_dataset
+
+    data = encode_request(CommitmentRequest("2.25.5", (Reference(CT, "1.2.3"),)))
+    ds = read_dataset(io.BytesIO(data), is_implicit_VR=True, is_little_endian=True)
+    assert ds.TransactionUID == "2.25.5"
+    assert ds.ReferencedSOPSequence[0].ReferencedSOPClassUID == CT
+    assert STORAGE_COMMITMENT_PUSH_MODEL == "1.2.840.10008.1.20.1"
