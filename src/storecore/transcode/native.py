@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from storecore._ext._native import transcode_native
 from storecore._typing import Buffer
 from storecore.dataset._scan import inflate_to
 from storecore.dataset.part10 import encode_file_meta, read_file_meta
-from storecore.errors import TranscodeError
+from storecore.errors import DatasetError, TranscodeError
 from storecore.limits import DEFAULT_LIMITS, Limits
 from storecore.transcode.records import TranscodePath, TranscodeRecord
 from storecore.uid import TransferSyntax, transfer_syntax
@@ -174,8 +175,19 @@ def transcode_part10(
             dst.uid,
             source_ae_title=meta.source_application_entity_title,
         )
-        write(header)
         with view[meta.dataset_offset :] as dataset:
+            # PS3.10 7.1: File Meta elements (group 0002) only in the header. One
+            # past the header's group length would be read back as File Meta
+            # once the dataset is rewritten in another syntax: refused.
+            if len(dataset) >= 2 and not src.deflated:
+                group = struct.unpack("<H" if src.little_endian else ">H", dataset[:2])[0]
+                if group == 0x0002:
+                    raise DatasetError(
+                        "a group 0002 (File Meta) element follows the File Meta Information "
+                        "group length, in the data set (PS3.10 7.1)",
+                        meta.dataset_offset,
+                    )
+            write(header)
             n = transcode_dataset(
                 dataset, src, dst, write, limits=limits, lenient_odd_length=lenient_odd_length
             )
