@@ -30,6 +30,7 @@ from storecore.dimse import (
     C_STORE_RSP,
     CommandSetError,
     decode_command,
+    encode_c_store_rsp,
 )
 from storecore.dimse.messages import (
     N_ACTION_RQ,
@@ -539,6 +540,12 @@ class _Session:
                 result.status,
                 f" ({result.comment})" if result.comment else "",
             )
+        comment = result.comment if result.status else None
+        if comment is None:
+            # the common answer, written without making the message (its
+            # fields come from the decoded request and the sink's status)
+            self.channel.send_command(context_id, encode_c_store_rsp(request, result.status))
+            return
         self._send(
             context_id,
             C_STORE_RSP(
@@ -546,7 +553,7 @@ class _Session:
                 Status=result.status,
                 AffectedSOPClassUID=request.AffectedSOPClassUID,
                 AffectedSOPInstanceUID=request.AffectedSOPInstanceUID,
-                ErrorComment=result.comment if result.status else None,
+                ErrorComment=comment,
             ),
         )
 

@@ -185,6 +185,120 @@ def network_seeds() -> Iterator[bytes]:
     yield b"\x00" + rq
 
 
+def _command(*elements: tuple[int, bytes]) -> bytes:
+    """An Implicit VR Little Endian group 0000 with its Command Group Length, by hand."""
+    import struct
+
+    def element(tag: int, value: bytes) -> bytes:
+        return struct.pack("<HHI", 0, tag, len(value)) + value
+
+    body = b"".join(element(tag, value) for tag, value in elements)
+    return element(0x0000, struct.pack("<I", len(body))) + body
+
+
+def command_seeds() -> Iterator[bytes]:
+    """Seeds of fuzz_command: a limit byte, then a command set of each message (PS3.7 9.3, 10.3)."""
+    import struct
+
+    def us(value: int) -> bytes:
+        return struct.pack("<H", value)
+
+    ct = b"1.2.840.10008.5.1.4.1.1.2\x00"
+    commitment = b"1.2.840.10008.1.20.1"
+    instance = b"1.2.840.10008.1.20.1.1\x00"
+    commands = [
+        # C-ECHO-RQ, C-ECHO-RSP
+        _command(
+            (0x0002, b"1.2.840.10008.1.1\x00"),
+            (0x0100, us(0x0030)),
+            (0x0110, us(1)),
+            (0x0800, us(0x0101)),
+        ),
+        _command(
+            (0x0002, b"1.2.840.10008.1.1\x00"),
+            (0x0100, us(0x8030)),
+            (0x0120, us(1)),
+            (0x0800, us(0x0101)),
+            (0x0900, us(0)),
+            (0x0902, b"echo"),
+        ),
+        # C-STORE-RQ, plain and from a C-MOVE; C-STORE-RSP, success and failure
+        _command(
+            (0x0002, ct),
+            (0x0100, us(0x0001)),
+            (0x0110, us(7)),
+            (0x0700, us(0)),
+            (0x0800, us(0x0001)),
+            (0x1000, b"1.2.3.4\x00"),
+        ),
+        _command(
+            (0x0002, ct),
+            (0x0100, us(0x0001)),
+            (0x0110, us(7)),
+            (0x0700, us(2)),
+            (0x0800, us(0x0001)),
+            (0x1000, b"1.2.3.4.5\x00"),
+            (0x1030, b"MOVESCU "),
+            (0x1031, us(3)),
+        ),
+        _command(
+            (0x0002, ct),
+            (0x0100, us(0x8001)),
+            (0x0120, us(7)),
+            (0x0800, us(0x0101)),
+            (0x0900, us(0)),
+            (0x1000, b"1.2.3.4\x00"),
+        ),
+        _command(
+            (0x0100, us(0x8001)),
+            (0x0120, us(7)),
+            (0x0800, us(0x0101)),
+            (0x0900, us(0xC000)),
+            (0x0901, b"\x10\x00\x10\x00\x08\x00\x18\x00"),
+            (0x0902, b"cannot understand"),
+        ),
+        # N-EVENT-REPORT-RQ/RSP, N-ACTION-RQ/RSP (Storage Commitment, PS3.4 J.3)
+        _command(
+            (0x0002, commitment),
+            (0x0100, us(0x0100)),
+            (0x0110, us(9)),
+            (0x0800, us(0x0001)),
+            (0x1000, instance),
+            (0x1002, us(1)),
+        ),
+        _command(
+            (0x0002, commitment),
+            (0x0100, us(0x8100)),
+            (0x0120, us(9)),
+            (0x0800, us(0x0101)),
+            (0x0900, us(0)),
+            (0x0903, us(2)),
+            (0x1000, instance),
+            (0x1002, us(1)),
+        ),
+        _command(
+            (0x0003, commitment),
+            (0x0100, us(0x0130)),
+            (0x0110, us(5)),
+            (0x0800, us(0x0001)),
+            (0x1001, instance),
+            (0x1008, us(1)),
+        ),
+        _command(
+            (0x0002, commitment),
+            (0x0100, us(0x8130)),
+            (0x0120, us(5)),
+            (0x0800, us(0x0101)),
+            (0x0900, us(0x0115)),
+            (0x1000, instance),
+            (0x1008, us(1)),
+        ),
+    ]
+    for i, data in enumerate(commands):
+        for limit in (0, 6):  # the default limit, and 26 bytes (PS3.5 7.1.1)
+            yield bytes([i + limit]) + data
+
+
 def write_corpus(directory: Path, seeds: Iterator[bytes]) -> int:
     """Write `seeds` into `directory` (named by content hash); return how many."""
     directory.mkdir(parents=True, exist_ok=True)

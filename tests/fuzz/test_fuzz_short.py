@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 # where this process found storecore (the installed package, or src/ with an
 # in-place build): the harness subprocesses must import the same one
 SRC = Path(storecore.__file__).resolve().parents[1]
-#: Seconds of fuzzing per harness: the two runs stay under a minute with start-up.
+#: Seconds of fuzzing per harness: each run stays under half a minute with start-up.
 FUZZ_SECONDS = 15
 _NOISE = ("INFO: Instrumenting", "WARNING: Failed to find function")
 
@@ -39,7 +39,9 @@ def _require_atheris() -> None:
 
 
 @pytest.mark.fuzz
-@pytest.mark.parametrize("harness", ["fuzz_scanner.py", "fuzz_part10.py", "fuzz_network.py"])
+@pytest.mark.parametrize(
+    "harness", ["fuzz_scanner.py", "fuzz_part10.py", "fuzz_network.py", "fuzz_command.py"]
+)
 def test_harness_finds_nothing_in_a_short_run(harness: str, tmp_path: Path) -> None:
     _require_atheris()
     env = dict(os.environ)

@@ -30,6 +30,7 @@ from storecore.dimse.messages import (
     Message,
     Priority,
     decode_command,
+    encode_c_store_rsp,
     encode_command,
     has_dataset,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "UnknownStatusError",
     "commitment_failure_reason",
     "decode_command",
+    "encode_c_store_rsp",
     "encode_command",
     "fragment",
     "has_dataset",

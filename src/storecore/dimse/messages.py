@@ -6,8 +6,9 @@ holds only group 0000 elements in ascending tag order, and begins with Command
 Group Length (0000,0000), the number of bytes that follow it (PS3.7 Sections
 6.3.1 and 9.3/10.3; the elements are those of the Annex E.1 registry).
 
-:func:`encode_command` writes a message's whole command set.
-:func:`decode_command` reads one with storecore's own scanner, never with
+:func:`encode_command` writes a message's whole command set, and
+:func:`encode_c_store_rsp` the C-STORE-RSP that answers a request, without
+making the message object. :func:`decode_command` reads one, never with
 pydicom, and is strict:
 
 - bytes that cannot be a command set (truncated, odd value lengths, a wrong
@@ -23,6 +24,14 @@ pydicom, and is strict:
   for the choice of codes) and, when the Message ID could be read, builds the
   response.
 
+Both directions go first through :class:`storecore._ext._command.CommandCodec`,
+which reads or writes a valid command set in one pass and checks each field
+once. It declines (returns None) whatever it cannot read or write exactly as
+the Python code here would, and that code then runs: the strict decoder,
+over storecore's scanner, builds every error. The two decoders are held to
+each other by ``tests/property/test_command_props.py`` and
+``tests/fuzz/fuzz_command.py``.
+
 References
 ----------
 PS3.7 Sections 6.3, 9.3 (DIMSE-C protocol), 10.3 (DIMSE-N protocol), Annex E
@@ -36,9 +45,10 @@ import enum
 import logging
 import re
 import struct
-from dataclasses import dataclass
-from typing import ClassVar, NamedTuple, TypeAlias
+from dataclasses import dataclass, fields
+from typing import ClassVar, NamedTuple, TypeAlias, cast
 
+from storecore._ext._command import CommandCodec
 from storecore._typing import Buffer
 from storecore.dataset import TokenKind, scan
 from storecore.dimse import status as st
@@ -85,6 +95,7 @@ __all__ = [
     "Message",
     "MESSAGE_TYPES",
     "encode_command",
+    "encode_c_store_rsp",
     "decode_command",
     "has_dataset",
 ]
@@ -555,6 +566,23 @@ _SERVICE_OF: dict[type[Message], str] = {
 }
 
 
+def _codec_spec(
+    cls: type[Message],
+) -> tuple[type[Message], int, str, tuple[tuple[str, int, str, bool], ...]]:
+    # The fast path's view of a class: its fields in constructor order (the
+    # order the decoder fills and encode_values takes), each with the tag, VR
+    # and requirement of its _FIELDS entry.
+    by_name = {f.name: f for f in cls._FIELDS}
+    names = [f.name for f in fields(cls)]
+    if set(names) != set(by_name):
+        raise TypeError(f"{cls.__name__}: the dataclass fields and _FIELDS differ")
+    specs = tuple((n, by_name[n].tag, by_name[n].vr, by_name[n].required) for n in names)
+    return cls, cls.CommandField, cls._DATA_SET, specs
+
+
+_CODEC = CommandCodec([_codec_spec(cls) for cls in MESSAGE_TYPES.values()])
+
+
 def has_dataset(msg: Message) -> bool:
     """Whether a data set follows the command set of `msg`.
 
@@ -749,6 +777,15 @@ def encode_command(msg: Message) -> bytes:
     ----------
     PS3.7 Sections 6.3.1, 9.3, 10.3 and Annex E; PS3.5 Sections 6.2 and 7.1.
     """
+    data: bytes | None = _CODEC.encode(msg)
+    if data is not None:
+        return data
+    return _encode_command_py(msg)
+
+
+def _encode_command_py(msg: Message) -> bytes:
+    # The reference encoder: what the fast path must write byte for byte, and
+    # its fallback for a message holding a value it does not write.
     items: list[tuple[int, bytes]] = [(COMMAND_FIELD, struct.pack("<H", msg.CommandField))]
     for f in msg._FIELDS:
         value = getattr(msg, f.name)
@@ -757,6 +794,53 @@ def encode_command(msg: Message) -> bytes:
     items.sort()
     body = b"".join(_element(tag, value) for tag, value in items)
     return _element(COMMAND_GROUP_LENGTH, struct.pack("<I", len(body))) + body
+
+
+def encode_c_store_rsp(request: C_STORE_RQ, status: int) -> bytes:
+    """Encode the C-STORE-RSP answering `request` with `status`, without making the message.
+
+    The response carries Message ID Being Responded To, Status and the
+    request's Affected SOP Class and Instance UIDs, and neither Offending
+    Element nor Error Comment: the bytes are those of ``encode_command(
+    C_STORE_RSP(request.MessageID, status, request.AffectedSOPClassUID,
+    request.AffectedSOPInstanceUID))``, but the UIDs are not checked again
+    (they were when `request` was made or decoded), which is what makes it
+    cheap enough to answer every instance with.
+
+    Parameters
+    ----------
+    request : C_STORE_RQ
+        The request being answered.
+    status : int
+        The status (0-65535), e.g. 0000H Success (PS3.4 Table B.2-1).
+
+    Returns
+    -------
+    bytes
+        The command set, ready to be sent in command PDVs.
+
+    Raises
+    ------
+    LocalProtocolError
+        `status` is not a US value.
+
+    References
+    ----------
+    PS3.7 Sections 9.1.1.1, 9.3.1.2 (Table 9.3-2) and 6.3.1; PS3.4 Table B.2-1.
+    """
+    values = (
+        request.MessageID,
+        status,
+        request.AffectedSOPClassUID,
+        request.AffectedSOPInstanceUID,
+        None,
+        None,
+        NO_DATA_SET,
+    )
+    data: bytes | None = _CODEC.encode_values(C_STORE_RSP, values)
+    if data is None:  # a value no C-STORE-RSP may hold: the class says which
+        data = encode_command(C_STORE_RSP(*values))
+    return data
 
 
 # --------------------------------------------------------------------------
@@ -777,7 +861,8 @@ def decode_command(
     data : bytes, bytearray, memoryview or mmap
         Exactly the bytes of one command set (the assembled command PDVs).
     limits : Limits
-        Passed to the scanner.
+        The element length limit applies to every element; the scanner's
+        other limits, to the command sets the fast path leaves to it.
     lenient_unexpected_elements : bool
         Ignore (and log) group 0000 elements the message does not define,
         instead of raising. Bends PS3.7 Sections 9.3 and 10.3, whose tables
@@ -806,6 +891,29 @@ def decode_command(
     ----------
     PS3.7 Sections 6.3.1, 9.3, 10.3 and Annex E; PS3.5 Sections 6.2, 7.1, 9.1.
     """
+    view = data if type(data) is bytes else memoryview(data).cast("B")
+    fast = _CODEC.decode(view, limits.max_element_length)
+    if fast is not None:
+        # The strict decoder would make the same message and log nothing,
+        # whichever leniencies are on: they only change what it refuses.
+        return cast(Message, fast)
+    return _decode_strict(
+        view,
+        limits=limits,
+        lenient_unexpected_elements=lenient_unexpected_elements,
+        lenient_uid_padding=lenient_uid_padding,
+    )
+
+
+def _decode_strict(
+    data: Buffer,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    lenient_unexpected_elements: bool = False,
+    lenient_uid_padding: bool = False,
+) -> Message:
+    # The reference decoder, with storecore's scanner: it raises every error
+    # of decode_command, and reads the command sets the fast path declines.
     mv = memoryview(data).cast("B")
     tokens = scan(mv, IMPLICIT_VR_LITTLE_ENDIAN, limits=limits)
     if not tokens:
@@ -813,16 +921,22 @@ def decode_command(
     elements: dict[int, tuple[int, int]] = {}
     previous = -1
     for tok in tokens:
-        where = tag_str(tok.tag)
+        # the tag is formatted only for an error
         if tok.kind != TokenKind.ELEMENT or tok.depth != 0:
-            raise DatasetError("a command set holds no sequences or items", tok.offset, where)
+            raise DatasetError(
+                "a command set holds no sequences or items", tok.offset, tag_str(tok.tag)
+            )
         if tok.tag >> 16:
             raise DatasetError(
-                "a command set holds only group 0000 elements (PS3.7 6.3.1)", tok.offset, where
+                "a command set holds only group 0000 elements (PS3.7 6.3.1)",
+                tok.offset,
+                tag_str(tok.tag),
             )
         if tok.tag <= previous:
             raise DatasetError(
-                "elements repeated or not in ascending tag order (PS3.5 7.1)", tok.offset, where
+                "elements repeated or not in ascending tag order (PS3.5 7.1)",
+                tok.offset,
+                tag_str(tok.tag),
             )
         previous = tok.tag
         elements[tok.tag] = (tok.value_offset, tok.length)

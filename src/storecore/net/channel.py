@@ -160,13 +160,27 @@ class Channel:
         TransportClosed
             The association cannot carry data now (released, aborted).
         """
+        self.send_command(context_id, encode_command(message))
+        if dataset is not None:
+            peer_max = self.association.max_send_pdu_length
+            self._send_pdus(fragment(context_id, dataset, peer_max, command=False))
+
+    def send_command(self, context_id: int, command: Buffer) -> None:
+        """Send an encoded command set (e.g. :func:`~storecore.dimse.encode_c_store_rsp`'s).
+
+        The whole message when no data set follows; :meth:`send_message` sends
+        its dataset after it.
+
+        Raises
+        ------
+        TransportClosed
+            The association cannot carry data now (released, aborted).
+        """
         state = self.association.state
         if state not in _SEND_PDATA_STATES:
             raise TransportClosed(f"cannot send a message in {state.name}")
         peer_max = self.association.max_send_pdu_length
-        self._send_pdus(fragment(context_id, encode_command(message), peer_max, command=True))
-        if dataset is not None:
-            self._send_pdus(fragment(context_id, dataset, peer_max, command=False))
+        self._send_pdus(fragment(context_id, command, peer_max, command=True))
 
     # ---------------------------------------------------------------- receiving
 
