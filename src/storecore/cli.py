@@ -10,8 +10,10 @@ of Part 10 files), ``transcode`` (native transfer syntax rewriting),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import logging
 import os
 import sys
 import threading
@@ -163,6 +165,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--layout", choices=[x.value for x in Layout], help="file naming")
     serve.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on this port"
+    )
+    serve.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="log lines as text or JSON"
+    )
+    serve.add_argument(
         "--calling-aet", action="append", metavar="AET", help="allow only these callers"
     )
     serve.set_defaults(run=_serve)
@@ -249,6 +257,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     send.add_argument("-j", "--associations", type=int, default=1, help="parallel associations")
     send.add_argument(
+        "--report", metavar="JSON", help="write one JSON row per instance (status, comment, "
+        "transfer syntax, transcoding path) to this file"
+    )
+    send.add_argument(
+        "--progress",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="a progress bar on stderr (auto: when stderr is a terminal)",
+    )
+    send.add_argument(
         "--commit",
         action="store_true",
         help="then request Storage Commitment for what was stored, and exit 1 unless all "
@@ -297,13 +315,30 @@ def _send(args: argparse.Namespace) -> int:
     from storecore.scu import StorageSCU
 
     files = list(_files(args.files, args.recursive, args.glob))
+    bar = _progress_bar(args.progress, files)
+    lock = threading.Lock()
+
+    def tick(outcome: Any) -> None:
+        if bar is not None:
+            with lock:
+                try:
+                    size = outcome.path.stat().st_size
+                except OSError:
+                    size = 0
+                bar.update(size)
+                bar.set_postfix_str(f"{bar.n_instances} of {len(files)}", refresh=False)
+                bar.n_instances += 1
+
     try:
         outcomes = StorageSCU(args.aet).send(
-            files, args.host, args.port, args.aec, associations=args.associations
+            files, args.host, args.port, args.aec, associations=args.associations, progress=tick
         )
     except StorecoreError as exc:
         print(f"storecore send: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if bar is not None:
+            bar.close()
     for o in outcomes:
         status = "not sent" if o.status is None else f"0x{o.status:04X}"
         extra = f" ({o.comment})" if o.comment else ""
@@ -311,7 +346,38 @@ def _send(args: argparse.Namespace) -> int:
         path = f" [{t.path.value} {t.source_ts} -> {t.target_ts}]" if t else ""
         print(f"{o.path}: {status}{extra}{path}")
     failed = sum(not o.ok for o in outcomes)
-    print(f"{len(outcomes) - failed} stored, {failed} failed", file=sys.stderr)
+    statuses: dict[str, int] = {}
+    for o in outcomes:
+        key = "not sent" if o.status is None else f"0x{o.status:04X}"
+        statuses[key] = statuses.get(key, 0) + 1
+    print(
+        f"{len(outcomes) - failed} stored, {failed} failed ("
+        + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+        + ")",
+        file=sys.stderr,
+    )
+    if args.report:
+        rows = [
+            {
+                "path": str(o.path),
+                "sop_instance_uid": o.sop_instance_uid,
+                "sop_class_uid": o.sop_class_uid,
+                "status": o.status,
+                "ok": o.ok,
+                "comment": o.comment,
+                "transfer_syntax_uid": o.transfer_syntax_uid,
+                "transcode": None
+                if o.transcode is None
+                else {
+                    "path": o.transcode.path.value,
+                    "source_ts": o.transcode.source_ts,
+                    "target_ts": o.transcode.target_ts,
+                    "codec": o.transcode.codec,
+                },
+            }
+            for o in outcomes
+        ]
+        Path(args.report).write_text(json.dumps(rows, indent=1) + "\n")
     if args.commit:
         stored = [o for o in outcomes if o.ok and o.sop_instance_uid and o.sop_class_uid]
         if not stored:
@@ -326,6 +392,21 @@ def _send(args: argparse.Namespace) -> int:
             return 1
         failed += _print_commitment(outcome)
     return 1 if failed else 0
+
+
+def _progress_bar(mode: str, files: list[Path]) -> Any:
+    """A tqdm bar in bytes (MB/s) with the instance count, or None."""
+    if mode == "off" or (mode == "auto" and not sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    total = 0
+    for f in files:
+        with contextlib.suppress(OSError):
+            total += f.stat().st_size
+    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1000, file=sys.stderr)
+    bar.n_instances = 0
+    return bar
 
 
 def _print_commitment(outcome: Any) -> int:
@@ -369,7 +450,6 @@ def _commit(args: argparse.Namespace) -> int:
 
 
 def _receive(args: argparse.Namespace) -> int:
-    import logging
     import signal
 
     from storecore.scp import StorageSCP
@@ -396,14 +476,13 @@ def _receive(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import logging
     import signal
 
     from storecore.config import ServeConfig, load_config
     from storecore.scp import StorageSCP
     from storecore.storage import Archive
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _configure_logging(args.log_format)
     try:
         config = load_config(args.config) if args.config else ServeConfig()
         config = config.override(
@@ -415,6 +494,7 @@ def _serve(args: argparse.Namespace) -> int:
             duplicates=DuplicatePolicy(args.duplicates) if args.duplicates else None,
             layout=Layout(args.layout) if args.layout else None,
             allowed_calling_ae_titles=tuple(args.calling_aet) if args.calling_aet else None,
+            metrics_port=args.metrics_port,
         )
         archive = Archive(config.path, policy=config.policy(), layout=config.layout)
     except (StorecoreError, OSError) as exc:
@@ -427,9 +507,19 @@ def _serve(args: argparse.Namespace) -> int:
         directory={ae: (host, port) for ae, host, port in config.directory},
         ae_title=config.ae_title,
     )
+    from storecore.net.metrics import MeteredSink, Metrics
+
+    metrics = Metrics(archive, commitment)
+    sink: Any = archive.sink()
     try:
+        if config.metrics_port is not None:
+            sink = MeteredSink(sink, metrics)
+            port = metrics.serve(config.metrics_port, config.metrics_host)
+            print(
+                f"storecore: metrics on http://{config.metrics_host}:{port}/metrics", flush=True
+            )
         scp = StorageSCP(
-            archive.sink(),
+            sink,
             commitment=commitment,
             ae_title=config.ae_title,
             host=config.host,
@@ -455,10 +545,34 @@ def _serve(args: argparse.Namespace) -> int:
         print("storecore: stopping; letting associations in flight finish", flush=True)
         scp.shutdown()
     finally:
+        metrics.close()
         commitment.close()
         archive.close()
     print("storecore: stopped", flush=True)
     return 0
+
+
+class _JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line)
+
+
+def _configure_logging(kind: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        _JSONFormatter()
+        if kind == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    )
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def _archive(args: argparse.Namespace) -> int:

@@ -34,6 +34,10 @@ default). The reference file, with every key and its default:
     min_free_bytes = 1073741824   # refuse (0xA700) below this much free space
     reservation_bytes = 67108864  # space reserved per instance in flight
 
+    [metrics]                     # present: Prometheus metrics on http://host:port/metrics
+    port = 9464
+    host = "127.0.0.1"
+
     [validation]                  # present: the SOP Class validators run on every instance
     mode = "strict"               # strict: an error refuses (0xA900); lenient: stored, 0xB007
     # warning_status, failure_status, disabled = ["label", ...],
@@ -80,6 +84,8 @@ class ServeConfig:
     flush_interval: float = 1.0
     min_free_bytes: int = 1 << 30
     reservation_bytes: int = 64 << 20
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
     validation: dict[str, Any] | None = field(default=None, compare=False)
     source: Path | None = field(default=None, compare=False)
 
@@ -136,6 +142,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "min_free_bytes": ("min_free_bytes", int),
         "reservation_bytes": ("reservation_bytes", int),
     },
+    "metrics": {"port": ("metrics_port", int), "host": ("metrics_host", str)},
 }
 
 _ENUMS: dict[str, type[Layout] | type[DuplicatePolicy] | type[Durability]] = {

@@ -25,7 +25,7 @@ import os
 import socket
 import ssl
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,6 +226,7 @@ class StorageSCU:
         called_ae_title: str = "ANY-SCP",
         *,
         associations: int = 1,
+        progress: Callable[[StoreOutcome], None] | None = None,
     ) -> list[StoreOutcome]:
         """Send files; one outcome per file, in the order given.
 
@@ -236,6 +237,8 @@ class StorageSCU:
         associations : int
             How many associations to run in parallel (files are dealt out
             round-robin).
+        progress : callable, optional
+            Called with each outcome as it is known (from the sending threads).
 
         Raises
         ------
@@ -244,6 +247,10 @@ class StorageSCU:
             no instance was sent).
         """
         files: list[_File | StoreOutcome] = [self._inspect(Path(p)) for p in paths]
+        if progress is not None:
+            for f in files:
+                if isinstance(f, StoreOutcome):
+                    progress(f)
         order = {id(f): i for i, f in enumerate(files)}
         todo = [f for f in files if isinstance(f, _File)]
         outcomes: dict[int, StoreOutcome] = {
@@ -256,7 +263,9 @@ class StorageSCU:
         def run(share: list[_File]) -> None:
             try:
                 for f, outcome in zip(
-                    share, self._send_batch(share, host, port, called_ae_title), strict=True
+                    share,
+                    self._send_batch(share, host, port, called_ae_title, progress),
+                    strict=True,
                 ):
                     outcomes[order[id(f)]] = outcome
             except BaseException as exc:
@@ -470,13 +479,20 @@ class StorageSCU:
             raise
 
     def _send_batch(
-        self, files: Sequence[_File], host: str, port: int, called_ae_title: str
+        self,
+        files: Sequence[_File],
+        host: str,
+        port: int,
+        called_ae_title: str,
+        progress: Callable[[StoreOutcome], None] | None = None,
     ) -> list[StoreOutcome]:
         outcomes: list[StoreOutcome] = []
         with self._associate(host, port, called_ae_title, self._contexts(files)) as session:
             for message_id, f in enumerate(files, start=1):
                 try:
                     outcomes.append(self._store(session, f, message_id & 0xFFFF))
+                    if progress is not None:
+                        progress(outcomes[-1])
                 except TransportClosed as exc:
                     # the peer vanished: this instance was not acknowledged (it may or
                     # may not have been kept), the rest were not sent; the outcomes of
@@ -491,6 +507,9 @@ class StorageSCU:
                         )
                         for g in files[len(outcomes) :]
                     ]
+                    if progress is not None:
+                        for o in outcomes[-(len(files) - message_id + 1) :]:
+                            progress(o)
                     break
         return outcomes
 
