@@ -35,6 +35,9 @@ class TranscodeRecord:
         The UID before and after (equal unless the path is NEW_UID).
     bytes_in, bytes_out : int
         Dataset sizes (without File Meta Information).
+    ratio : float or None
+        The compression ratio of the pixel data written (uncompressed bytes /
+        compressed bytes) when the output is compressed; None otherwise.
     """
 
     source_ts: str
@@ -45,3 +48,4 @@ class TranscodeRecord:
     sop_instance_uid: str | None
     bytes_in: int
     bytes_out: int
+    ratio: float | None = None
