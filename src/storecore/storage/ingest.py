@@ -269,9 +269,11 @@ class _IngestHandle:
         self.failed: StoreResult | None = None
         self.spool: Spool | None = sink.store.spool()
         self.hasher = blake3.blake3(max_threads=1)
+        # with validators, the tokens are kept for them (one scan serves both)
+        self.tokens: list[Any] | None = [] if self.policy.validators else None
         self.scanner = Scanner(
             request.transfer_syntax_uid,
-            tokens=False,
+            tokens=self.tokens is not None,
             capture=INDEX_TAGS,
             limits=self.policy.limits,
             lenient_odd_length=self.policy.lenient_odd_length,
@@ -325,7 +327,9 @@ class _IngestHandle:
             return
         self.hasher.update(chunk)
         try:
-            self.scanner.feed(chunk)
+            found = self.scanner.feed(chunk)
+            if self.tokens is not None:
+                self.tokens += found
         except DatasetError as exc:
             self._fail(StoreResult(_CANNOT_UNDERSTAND, _short(str(exc))))
 
@@ -361,7 +365,10 @@ class _IngestHandle:
         """Checks, validators and transcoding; None when the instance goes on to commit."""
         req = self.request
         try:
-            self.scanner.close()  # a dataset that ends inside an element or sequence
+            # a dataset that ends inside an element or sequence raises
+            found = self.scanner.close()
+            if self.tokens is not None:
+                self.tokens += found
         except DatasetError as exc:
             return StoreResult(_CANNOT_UNDERSTAND, _short(str(exc)))
         captures = self.scanner.captures()
@@ -410,6 +417,7 @@ class _IngestHandle:
             captures=dict(zip(INDEX_TAGS, captures, strict=True)),
             path=str(spool.path),
             dataset_offset=len(self.meta),
+            tokens=self.tokens,
         )
         for validator in self.policy.validators:
             name = getattr(validator, "__name__", type(validator).__name__)

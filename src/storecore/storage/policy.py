@@ -85,6 +85,9 @@ class IngestedInstance:
     captures: dict[int, bytes | None]
     path: str
     dataset_offset: int
+    #: the ingest scanner's tokens of the data set (offsets from its start; for a
+    #: deflated data set, in the inflated stream): validators need not scan again
+    tokens: Sequence[Any] | None = None
 
 
 #: A validator: findings for an instance (empty: nothing to say). A failure

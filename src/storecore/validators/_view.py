@@ -199,8 +199,12 @@ def open_view(
     *,
     limits: Limits = DEFAULT_LIMITS,
     lenient_odd_length: bool = False,
+    tokens: Sequence[Token] | None = None,
 ) -> Iterator[InstanceView]:
-    """Map a Part 10 file and yield the view of its data set; unmapped on exit."""
+    """Map a Part 10 file and yield the view of its data set; unmapped on exit.
+
+    `tokens`: the data set's tokens when already scanned (the ingest scanner's).
+    """
     ts = transfer_syntax(transfer_syntax_uid)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -215,11 +219,19 @@ def open_view(
                     if ts.deflated:  # PS3.5 A.5: validators read the inflated stream
                         inflated = inflate(data, limits.max_inflated_length)
                         view = InstanceView(
-                            inflated, ts, limits=limits, lenient_odd_length=lenient_odd_length
+                            inflated,
+                            ts,
+                            tokens=tokens,
+                            limits=limits,
+                            lenient_odd_length=lenient_odd_length,
                         )
                     else:
                         view = InstanceView(
-                            data, ts, limits=limits, lenient_odd_length=lenient_odd_length
+                            data,
+                            ts,
+                            tokens=tokens,
+                            limits=limits,
+                            lenient_odd_length=lenient_odd_length,
                         )
                     try:
                         yield view

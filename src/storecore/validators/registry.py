@@ -385,6 +385,7 @@ class IngestValidator:
                 instance.transfer_syntax_uid,
                 limits=self.limits,
                 lenient_odd_length=self.lenient_odd_length,
+                tokens=getattr(instance, "tokens", None),
             ) as view:
                 context = Context(
                     sop_class_uid=instance.sop_class_uid,
