@@ -1,0 +1,571 @@
+"""storecore's handlers in a pynetdicom AE, over loopback: dcmtk, storecore and pynetdicom peers.
+
+What the AE stores must be what ``storecore serve`` stores (its pipeline is an
+``Archive`` sink behind a ``StorageSCP``): the same files byte for byte and the
+same index rows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from pynetdicom import AE, _config, evt
+from pynetdicom.sop_class import StorageCommitmentPushModel
+
+from storecore.commitment import (
+    STORAGE_COMMITMENT_INSTANCE,
+    STORAGE_COMMITMENT_PUSH_MODEL,
+    Reference,
+)
+from storecore.commitment.service import CommitmentService
+from storecore.dataset import read_file_meta
+from storecore.integrations.pynetdicom import (
+    StorecoreHandlers,
+    add_storecore_contexts,
+    requested_contexts,
+    send_file,
+    storecore_handlers,
+    supported_contexts,
+)
+from storecore.scp import StorageSCP
+from storecore.scu import StorageSCU
+from storecore.storage import Archive, StoragePolicy
+from storecore.transcode import TranscodePath
+
+from ..unit.storage.helpers import CT, write_instance
+from .conftest import corpus_files, dcmtk, dcmtk_env, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPLICIT, IMPLICIT = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
+
+# storescu's proposal option for each syntax it can send as is (storescu --help)
+_PROPOSE = {
+    "1.2.840.10008.1.2": "-xi",
+    "1.2.840.10008.1.2.1": "-xe",
+    "1.2.840.10008.1.2.2": "-xb",
+    "1.2.840.10008.1.2.1.99": "-xd",
+    "1.2.840.10008.1.2.4.50": "-xy",
+    "1.2.840.10008.1.2.4.51": "-xx",
+    "1.2.840.10008.1.2.4.70": "-xs",
+    "1.2.840.10008.1.2.4.80": "-xt",
+    "1.2.840.10008.1.2.4.81": "-xu",
+    "1.2.840.10008.1.2.4.90": "-xv",
+    "1.2.840.10008.1.2.4.91": "-xw",
+    "1.2.840.10008.1.2.5": "-xr",
+}
+
+_POLICY = StoragePolicy(min_free_bytes=0)
+
+
+def _archive(path: Path) -> Archive:
+    return Archive(path, policy=_POLICY)
+
+
+@contextmanager
+def pynetdicom_scp(
+    archive: Archive, commitment: CommitmentService | None = None, ae_title: str = "STORECORE"
+) -> Iterator[tuple[int, StorecoreHandlers]]:
+    """A pynetdicom AE serving with storecore's handlers; yields its port and the handlers."""
+    ae = AE(ae_title=ae_title)
+    add_storecore_contexts(ae, commitment=commitment is not None)
+    handlers = StorecoreHandlers(archive, commitment)
+    port = free_port()
+    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=handlers.handlers())
+    try:
+        yield port, handlers
+    finally:
+        server.shutdown()
+        handlers.join(10)
+
+
+@contextmanager
+def storecore_scp(archive: Archive) -> Iterator[int]:
+    """The pipeline of `storecore serve`: the archive's sink behind StorageSCP."""
+    scp = StorageSCP(archive.sink(), host="127.0.0.1", port=0, ae_title="STORECORE").start()
+    try:
+        yield scp.address[1]
+    finally:
+        scp.shutdown(5)
+
+
+def _meta(path: Path) -> tuple[str, str, int]:
+    data = path.read_bytes()
+    meta = read_file_meta(data)
+    return meta.media_storage_sop_instance_uid or "", meta.transfer_syntax_uid, meta.dataset_offset
+
+
+def _rows(root: Path) -> dict[str, tuple[Any, ...]]:
+    """Index rows by SOP Instance UID, without what differs between two receptions."""
+    with sqlite3.connect(f"file:{root / 'index.sqlite'}?mode=ro", uri=True) as db:
+        db.row_factory = sqlite3.Row
+        out = {}
+        for row in db.execute("SELECT * FROM instances"):
+            d = dict(row)
+            for volatile in ("pk", "patient_pk", "received_at"):
+                d.pop(volatile)
+            out[d["sop_instance_uid"]] = tuple(sorted(d.items()))
+        return out
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "objects").rglob("*.dcm")
+    }
+
+
+def _storescu(port: int, path: Path, ts: str) -> subprocess.CompletedProcess[str]:
+    # -R and the file's own syntax only: dcmtk sends the file without conversion
+    return subprocess.run(
+        [
+            dcmtk("storescu"),
+            "-R",
+            _PROPOSE[ts],
+            "-aec",
+            "STORECORE",
+            "127.0.0.1",
+            str(port),
+            str(path),
+        ],
+        env=dcmtk_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _sample(tmp_path: Path) -> list[Path]:
+    """pydicom's test files dcmtk can send as is, one per SOP Instance UID, plus small CTs."""
+    seen: set[str] = set()
+    out = []
+    for f in corpus_files():
+        try:
+            uid, ts, _ = _meta(f)
+        except Exception:
+            continue
+        if uid and ts in _PROPOSE and uid not in seen:
+            seen.add(uid)
+            out.append(f)
+    out += [
+        write_instance(tmp_path / "made", sop_instance_uid=f"1.2.826.0.1.3680043.9.{n}")
+        for n in range(3)
+    ]
+    return out
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["in-memory", "STORE_RECV_CHUNKED_DATASET"])
+def test_dcmtk_storescu_into_pynetdicom_ae_stores_what_serve_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunked: bool
+) -> None:
+    monkeypatch.setattr(_config, "STORE_RECV_CHUNKED_DATASET", chunked)
+    files = _sample(tmp_path)
+    ours, reference = _archive(tmp_path / "pynetdicom"), _archive(tmp_path / "serve")
+    sent = 0
+    try:
+        with pynetdicom_scp(ours) as (port, _), storecore_scp(reference) as ref_port:
+            for f in files:
+                _, ts, _ = _meta(f)
+                to_ref = _storescu(ref_port, f, ts)
+                if to_ref.returncode != 0:  # dcmtk cannot send it to storecore either
+                    continue
+                to_ours = _storescu(port, f, ts)
+                assert to_ours.returncode == 0, (f.name, to_ours.stderr)
+                sent += 1
+    finally:
+        ours.close()
+        reference.close()
+    assert sent > 20, sent
+    theirs = _files(tmp_path / "serve")
+    assert _files(tmp_path / "pynetdicom") == theirs
+    assert _rows(tmp_path / "pynetdicom") == _rows(tmp_path / "serve")
+    assert len(theirs) >= sent - 5  # a few of pydicom's files are refused by both alike
+    # the dataset bytes as sent (dcmtk re-encodes some of pydicom's odd files on the
+    # way; the serve tests compare those with dcmtk's bit-preserving storescp): the
+    # instances made here go through unchanged
+    with _archive(tmp_path / "pynetdicom") as again:
+        for f in files[-3:]:
+            raw = f.read_bytes()
+            uid = _meta(f)[0]
+            kept = again.path(uid).read_bytes()
+            assert kept[read_file_meta(kept).dataset_offset :] == raw[_meta(f)[2] :]
+    with _archive(tmp_path / "pynetdicom") as again:
+        assert not again.recovery and again.verify().ok
+
+
+def test_storecore_scu_into_pynetdicom_ae_and_refusals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_config, "STORE_RECV_CHUNKED_DATASET", True)
+    monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", True)
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.3.{n}") for n in range(1, 6)]
+    # the command's UID (pynetdicom takes it from the File Meta) differs from the
+    # data set's: 0xA900 with the pipeline's Error Comment
+    bad = tmp_path / "bad.dcm"
+    raw = files[0].read_bytes()
+    bad.write_bytes(raw.replace(b"1.2.3.1\x00", b"1.2.3.9\x00", 1))
+    assert _meta(bad)[0] == "1.2.3.9"
+    answers = []
+    with _archive(tmp_path / "a") as ours, _archive(tmp_path / "b") as reference:
+        with pynetdicom_scp(ours) as (port, _), storecore_scp(reference) as ref_port:
+            assert StorageSCU().echo("127.0.0.1", port, "STORECORE") == 0
+            got = StorageSCU().send(files, "127.0.0.1", port, "STORECORE")
+            expected = StorageSCU().send(files, "127.0.0.1", ref_port, "STORECORE")
+            for p in (port, ref_port):
+                ae = AE(ae_title="PYNETDICOM")
+                ae.requested_contexts = requested_contexts([bad])
+                assoc = ae.associate("127.0.0.1", p, ae_title="STORECORE")
+                try:
+                    status = send_file(assoc, bad).status
+                finally:
+                    assoc.release()
+                answers.append((status.Status, status.get("ErrorComment")))
+        assert [(o.status, o.comment) for o in got] == [(o.status, o.comment) for o in expected]
+        assert [o.status for o in got] == [0] * 5
+        assert answers[0] == answers[1]
+        assert answers[0][0] == 0xA900 and "SOP Instance UID in data set" in answers[0][1]
+        assert [r.sop_instance_uid for r in ours.instances()] == [f"1.2.3.{n}" for n in range(1, 6)]
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert _rows(tmp_path / "a") == _rows(tmp_path / "b")
+    assert list((tmp_path / "a" / "spool").iterdir()) == []
+
+
+def test_storecore_scu_commit_against_pynetdicom_ae(tmp_path: Path) -> None:
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.3.{n}") for n in range(1, 4)]
+    with _archive(tmp_path / "archive") as archive:
+        service = CommitmentService(archive)
+        try:
+            with pynetdicom_scp(archive, service) as (port, _):
+                outcomes = StorageSCU().send(files, "127.0.0.1", port, "STORECORE")
+                assert all(o.ok for o in outcomes)
+                result = StorageSCU().commit(outcomes, "127.0.0.1", port, "STORECORE", timeout=20)
+                assert result.ok, result
+                assert result.result is not None
+                assert {r.sop_instance_uid for r in result.result.committed} == {
+                    "1.2.3.1",
+                    "1.2.3.2",
+                    "1.2.3.3",
+                }
+                t = service.store.get(result.transaction_uid)
+                assert t is not None and t.state == "delivered"
+                refs = [Reference(CT, "1.2.3.1"), Reference(CT, "1.2.3.404")]
+                bad = StorageSCU().commit(refs, "127.0.0.1", port, "STORECORE", timeout=20)
+                assert bad.state == "failed" and bad.result is not None
+                assert [(r.sop_instance_uid, r.failure_reason) for r in bad.result.failed] == [
+                    ("1.2.3.404", 0x0112)
+                ]
+                again = StorageSCU().commit(
+                    refs, "127.0.0.1", port, "STORECORE", transaction_uid=bad.transaction_uid
+                )
+                assert (again.state, again.status) == ("refused", 0x0131)
+        finally:
+            service.close()
+
+
+def test_pynetdicom_scu_requests_commitment_on_the_same_association(tmp_path: Path) -> None:
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.3.{n}") for n in range(1, 3)]
+    reports: list[tuple[int, pydicom.Dataset]] = []
+    got = threading.Event()
+
+    def on_report(event: Any) -> tuple[int, None]:
+        reports.append((event.request.EventTypeID, event.event_information))
+        got.set()
+        return 0x0000, None
+
+    with _archive(tmp_path / "archive") as archive:
+        service = CommitmentService(archive)
+        try:
+            with pynetdicom_scp(archive, service) as (port, handlers):
+                requester = AE(ae_title="PYNETDICOM")
+                requester.requested_contexts = requested_contexts(files)
+                requester.add_requested_context(StorageCommitmentPushModel, [EXPLICIT, IMPLICIT])
+                assoc = requester.associate(
+                    "127.0.0.1",
+                    port,
+                    ae_title="STORECORE",
+                    evt_handlers=[(evt.EVT_N_EVENT_REPORT, on_report)],
+                )
+                assert assoc.is_established
+                try:
+                    for n, f in enumerate(files, start=1):
+                        status, record, ts = send_file(assoc, f, msg_id=n)
+                        assert status.Status == 0 and record is None and ts == EXPLICIT
+                    info = pydicom.Dataset()
+                    info.TransactionUID = "1.2.3.4.5.6"
+                    item = pydicom.Dataset()
+                    item.ReferencedSOPClassUID = CT
+                    item.ReferencedSOPInstanceUID = "1.2.3.1"
+                    info.ReferencedSOPSequence = [item]
+                    status, _ = assoc.send_n_action(
+                        info, 1, STORAGE_COMMITMENT_PUSH_MODEL, STORAGE_COMMITMENT_INSTANCE
+                    )
+                    assert status.Status == 0
+                    assert got.wait(20), "no N-EVENT-REPORT on the requester's association"
+                    handlers.join(20)  # the report's answer is in
+                    t = service.store.get("1.2.3.4.5.6")
+                    assert t is not None and t.state == "delivered"
+                finally:
+                    assoc.release()
+        finally:
+            service.close()
+    event_type, ds = reports[0]
+    assert event_type == 1
+    assert ds.TransactionUID == "1.2.3.4.5.6"
+    assert [i.ReferencedSOPInstanceUID for i in ds.ReferencedSOPSequence] == ["1.2.3.1"]
+    assert "FailedSOPSequence" not in ds
+
+
+def test_report_on_a_new_association_when_the_requester_leaves(tmp_path: Path) -> None:
+    """pynetdicom asks and releases at once: the report comes on an association of our own."""
+    write_instance(tmp_path / "in", sop_instance_uid="1.2.3.7")
+    reports: list[int] = []
+    got = threading.Event()
+
+    def on_report(event: Any) -> tuple[int, None]:
+        reports.append(event.request.EventTypeID)
+        got.set()
+        return 0x0000, None
+
+    listener_port = free_port()
+    listener = AE(ae_title="PYNETDICOM")
+    listener.add_supported_context(StorageCommitmentPushModel, scu_role=True, scp_role=True)
+    server = listener.start_server(
+        ("127.0.0.1", listener_port),
+        block=False,
+        evt_handlers=[(evt.EVT_N_EVENT_REPORT, on_report)],
+    )
+    with _archive(tmp_path / "archive") as archive:
+        archive.store_file(tmp_path / "in" / "1.2.3.7.dcm")
+        service = CommitmentService(
+            archive, directory={"PYNETDICOM": ("127.0.0.1", listener_port)}, retry_delays=(0.2,)
+        )
+        try:
+            with pynetdicom_scp(archive, service) as (port, handlers):
+                requester = AE(ae_title="PYNETDICOM")
+                requester.add_requested_context(StorageCommitmentPushModel)
+                assoc = requester.associate("127.0.0.1", port, ae_title="STORECORE")
+                info = pydicom.Dataset()
+                info.TransactionUID = "1.2.3.4.5.7"
+                item = pydicom.Dataset()
+                item.ReferencedSOPClassUID = CT
+                item.ReferencedSOPInstanceUID = "1.2.3.7"
+                info.ReferencedSOPSequence = [item]
+                status, _ = assoc.send_n_action(
+                    info, 1, STORAGE_COMMITMENT_PUSH_MODEL, STORAGE_COMMITMENT_INSTANCE
+                )
+                assert status.Status == 0
+                assoc.release()
+                assert got.wait(30), "the report never came"
+                handlers.join(10)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    t = service.store.get("1.2.3.4.5.7")
+                    if t is not None and t.state == "delivered":
+                        break
+                    time.sleep(0.05)
+                assert t is not None and t.state == "delivered"
+        finally:
+            service.close()
+            server.shutdown()
+    assert reports == [1]
+
+
+def test_send_file_streams_rewrites_or_says_not_supported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", True)
+    explicit = write_instance(tmp_path / "in", sop_instance_uid="1.2.3.1")
+    implicit = write_instance(tmp_path / "in", sop_instance_uid="1.2.3.2", ts=IMPLICIT)
+    jpeg = next(f for f in corpus_files() if f.name == "JPEG2000.dcm")
+    jpeg_class = pydicom.dcmread(jpeg, stop_before_pixels=True).SOPClassUID
+    with _archive(tmp_path / "archive") as archive:
+        # the peer accepts CT in Implicit VR LE only, the JPEG 2000 file's class natively only
+        scp = StorageSCP(
+            archive.sink(),
+            host="127.0.0.1",
+            port=0,
+            ae_title="STORECORE",
+            sop_classes=[CT, jpeg_class],
+            transfer_syntaxes=[IMPLICIT],
+        ).start()
+        try:
+            ae = AE(ae_title="PYNETDICOM")
+            ae.requested_contexts = requested_contexts([explicit, implicit, jpeg])
+            assoc = ae.associate("127.0.0.1", scp.address[1], ae_title="STORECORE")
+            assert assoc.is_established
+            try:
+                as_is = send_file(assoc, implicit, msg_id=1)
+                rewritten = send_file(assoc, explicit, msg_id=2)
+                refused = send_file(assoc, jpeg, msg_id=3)
+            finally:
+                assoc.release()
+        finally:
+            scp.shutdown(5)
+        assert (as_is.status.Status, as_is.transcode, as_is.transfer_syntax_uid) == (
+            0,
+            None,
+            IMPLICIT,
+        )
+        assert rewritten.status.Status == 0 and rewritten.transfer_syntax_uid == IMPLICIT
+        assert rewritten.transcode is not None
+        assert rewritten.transcode.path is TranscodePath.SUPPORTED
+        assert (rewritten.transcode.source_ts, rewritten.transcode.target_ts) == (
+            EXPLICIT,
+            IMPLICIT,
+        )
+        assert refused.transcode is not None
+        assert refused.transcode.path is TranscodePath.NOT_SUPPORTED
+        assert refused.transfer_syntax_uid is None and "Status" not in refused.status
+        stored = archive.instance("1.2.3.1")
+        assert stored is not None and stored.received_transfer_syntax == IMPLICIT
+        # every value kept: pydicom reads the same data set from both
+        a, b = pydicom.dcmread(explicit), pydicom.dcmread(archive.path("1.2.3.1"))
+        assert [(e.tag, e.value) for e in a] == [(e.tag, e.value) for e in b]
+        assert (
+            archive.instance(pydicom.dcmread(jpeg, stop_before_pixels=True).SOPInstanceUID) is None
+        )
+
+
+def test_send_file_without_chunked_send_lets_pynetdicom_encode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", False)
+    f = write_instance(tmp_path / "in", sop_instance_uid="1.2.3.1")
+    with _archive(tmp_path / "archive") as archive, storecore_scp(archive) as port:
+        ae = AE(ae_title="PYNETDICOM")
+        ae.requested_contexts = requested_contexts([f])
+        assoc = ae.associate("127.0.0.1", port, ae_title="STORECORE")
+        try:
+            result = send_file(assoc, f)
+        finally:
+            assoc.release()
+        assert result.status.Status == 0 and result.transcode is None
+        assert archive.instance("1.2.3.1") is not None
+
+
+def test_contexts() -> None:
+    from storecore.scp import default_storage_transfer_syntaxes
+    from storecore.uid import STORAGE_SOP_CLASSES
+
+    contexts = supported_contexts(commitment=True)
+    assert len(contexts) == len(STORAGE_SOP_CLASSES) + 2  # beyond 128: supported ones have no limit
+    assert contexts[0].transfer_syntax == list(default_storage_transfer_syntaxes())
+    ae = AE()
+    add_storecore_contexts(ae)
+    assert len(ae.supported_contexts) == len(STORAGE_SOP_CLASSES) + 1
+    handlers = storecore_handlers(_FakeSink())  # type: ignore[arg-type]
+    assert [h[0] for h in handlers] == [evt.EVT_C_STORE, evt.EVT_C_ECHO]
+
+
+def test_requested_contexts_refuse_more_than_128(tmp_path: Path) -> None:
+    from storecore.uid import STORAGE_SOP_CLASSES
+
+    files = []
+    for n, sop_class in enumerate(c.uid for c in STORAGE_SOP_CLASSES[:65]):
+        ds = pydicom.dcmread(write_instance(tmp_path / "in", sop_instance_uid=f"1.2.3.{n + 1}"))
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = sop_class
+        path = tmp_path / "many" / f"{n}.dcm"
+        path.parent.mkdir(exist_ok=True)
+        ds.save_as(path, enforce_file_format=True)
+        files.append(path)
+    assert len(requested_contexts(files[:64])) == 128
+    with pytest.raises(ValueError, match="130 presentation contexts"):
+        requested_contexts(files)
+
+
+class _FakeSink:
+    def begin(self, request: object) -> object:
+        raise AssertionError("not called")
+
+
+# ------------------------------------------------------------------ the documented example
+
+
+def _documented_example() -> str:
+    text = (ROOT / "docs" / "pynetdicom.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 1, "docs/pynetdicom.md must hold exactly one python block"
+    return blocks[0]
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the example never listened")
+
+
+def test_the_documented_example_runs(tmp_path: Path) -> None:
+    """Run exactly the python block of docs/pynetdicom.md (the README's example)."""
+    script = tmp_path / "example.py"
+    script.write_text(_documented_example())
+    port = free_port()
+    env = {
+        **os.environ,
+        "STORESCP_PORT": str(port),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_port(port, proc)
+        ct = next(f for f in corpus_files() if f.name == "CT_small.dcm")
+        sent = subprocess.run(
+            [
+                dcmtk("storescu"),
+                "-aet",
+                "MODALITY",
+                "-aec",
+                "STORESCP",
+                "127.0.0.1",
+                str(port),
+                str(ct),
+            ],
+            env=dcmtk_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert sent.returncode == 0, sent.stderr
+        outcomes = StorageSCU("MODALITY").send(
+            [write_instance(tmp_path / "in", sop_instance_uid="1.2.3.1")],
+            "127.0.0.1",
+            port,
+            "STORESCP",
+        )
+        assert outcomes[0].ok, outcomes
+        refs = [
+            Reference(str(pydicom.dcmread(ct).SOPClassUID), str(pydicom.dcmread(ct).SOPInstanceUID))
+        ]
+        committed = StorageSCU("MODALITY").commit(refs, "127.0.0.1", port, "STORESCP", timeout=20)
+        assert committed.ok, committed
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    with _archive(tmp_path / "archive") as archive:
+        assert not archive.recovery and archive.verify().ok
+        uids = {r.sop_instance_uid for r in archive.instances()}
+        assert uids == {refs[0].sop_instance_uid, "1.2.3.1"}
