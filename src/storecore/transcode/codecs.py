@@ -21,7 +21,7 @@ JPEG baseline decode   libjpeg-turbo; matches GDCM/Pillow/dcmtk    pylibjpeg-lib
 JPEG-LS decode         CharLS 2.4 4.2 ms                           pyjpegls 4.4, libjpeg 19.5
 JPEG-LS encode         CharLS 2.4 5.1 ms                           pyjpegls 7.7 ms
 JPEG 2000 decode       OpenJPEG 2.5, 2 threads 18.4 ms             pylibjpeg-openjpeg 31.4 ms
-JPEG 2000 encode       OpenJPEG 2.5, 2 threads 20.2 ms             pylibjpeg-openjpeg 35.8 ms
+JPEG 2000 encode       OpenJPEG 2.5, 2 threads 20.2 ms (lossless)  pylibjpeg-openjpeg 35.8 ms
 HTJ2K decode / encode  OpenJPH 1.2 / 2.2 ms                        pylibjpeg-openjpeg (decode)
 RLE decode / encode    (imagecodecs: decode only, 0.24 ms)         pylibjpeg-rle 0.25 / 5.2 ms
 =====================  ==========================================  =========================
@@ -293,8 +293,10 @@ class ImagecodecsJ2K(Codec):
     package = "imagecodecs"
     modules = ("imagecodecs",)
     decodes = frozenset(_J2K)
-    encodes = frozenset(_J2K)
-    lossy_encodes = frozenset({J2K})
+    # lossless only: imagecodecs' lossy "level" is OpenJPEG's distortion
+    # (PSNR) target, not a compression ratio; the lossy .91 encoder is
+    # pylibjpeg-openjpeg's, which takes the ratio (J2K_RATIO) itself
+    encodes = frozenset({J2K_LOSSLESS})
 
     def can_encode(self, uid: str, info: FrameInfo) -> str | None:
         if info.bits_stored > 24:
@@ -308,21 +310,18 @@ class ImagecodecsJ2K(Codec):
 
     def encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Encoded:
         ic = _module("imagecodecs")
-        lossless = uid == J2K_LOSSLESS
         # no multiple-component transform: RGB stays RGB, so the Photometric
         # Interpretation needs no YBR_RCT/YBR_ICT rewrite (PS3.5 A.4.4 allows it)
         data = ic.jpeg2k_encode(
             _masked(frame, info, contiguous=True),
-            level=0 if lossless else J2K_RATIO,
+            level=0,
             codecformat="J2K",
-            reversible=lossless,
+            reversible=True,
             mct=False,
             bitspersample=info.bits_stored,
             numthreads=2,
         )
-        return Encoded(
-            bytes(data), info.photometric_interpretation, "" if lossless else "ISO_15444_1"
-        )
+        return Encoded(bytes(data), info.photometric_interpretation)
 
 
 class ImagecodecsHTJ2K(Codec):

@@ -316,7 +316,8 @@ def _frame_fragments(
         groups[-1].append((off, length))
     if len(groups) != n_frames:
         raise TranscodeError(
-            f"found {len(groups)} frame start markers in the fragments, Number of Frames is {n_frames}"
+            f"found {len(groups)} frame start markers in the fragments, "
+            f"Number of Frames is {n_frames}"
         )
     return groups
 
