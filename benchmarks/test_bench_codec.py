@@ -17,8 +17,8 @@ from io import BytesIO
 import numpy as np
 import pydicom
 import pytest
-from _corpus import Corpus
 
+from _corpus import Corpus
 from storecore.transcode import transcode
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
