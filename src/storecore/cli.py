@@ -76,17 +76,42 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _transcode(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from storecore.dataset.part10 import read_file_meta
+
     try:
-        record = transcode_file(
-            args.input, args.output, args.ts, lenient_odd_length=args.lenient_odd_length
-        )
+        source_ts = read_file_meta(Path(args.input).read_bytes()).transfer_syntax_uid or ""
+        if transfer_syntax(source_ts).native and transfer_syntax(args.ts).native:
+            record = transcode_file(
+                args.input, args.output, args.ts, lenient_odd_length=args.lenient_odd_length
+            )
+        else:
+            from storecore.transcode.matrix import transcode as matrix_transcode
+
+            data, record = matrix_transcode(args.input, args.ts, allow_lossy=args.allow_lossy)
+            out = Path(args.output)
+            fd, tmp = tempfile.mkstemp(prefix=".storecore-", dir=out.parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, out)
+            except BaseException:
+                os.unlink(tmp)
+                raise
     except (StorecoreError, OSError) as exc:
         print(f"storecore transcode: error: {exc}", file=sys.stderr)
         return 1
     src, dst = transfer_syntax(record.source_ts), transfer_syntax(record.target_ts)
+    ratio = f", ratio {record.ratio:.2f}" if getattr(record, "ratio", None) else ""
+    new_uid = (
+        f"; new SOP Instance UID {record.sop_instance_uid}"
+        if record.sop_instance_uid != record.original_sop_instance_uid
+        else ""
+    )
     print(
         f"{args.input} -> {args.output}: {record.path.value} ({src.keyword} -> {dst.keyword}, "
-        f"{record.bytes_in} -> {record.bytes_out} bytes, {record.codec})"
+        f"{record.bytes_in} -> {record.bytes_out} bytes, {record.codec}{ratio}){new_uid}"
     )
     return 0
 
@@ -123,12 +148,21 @@ def _parser() -> argparse.ArgumentParser:
     tc = sub.add_parser(
         "transcode",
         help="rewrite a Part 10 file in another transfer syntax",
-        description=f"Rewrite a Part 10 file in another transfer syntax, keeping its SOP "
-        f"Instance UID. Native syntaxes for now: {native}. The output is written atomically.",
+        description=f"Rewrite a Part 10 file in another transfer syntax. Between native "
+        f"syntaxes ({native}) without a codec; compressed ones through the transcoding "
+        "matrix and the installed codecs (pip install storecore[codecs]). Lossless paths "
+        "keep the SOP Instance UID (SUPPORTED); lossy output needs --allow-lossy and gets a "
+        "new one (NEW_UID); anything else fails with the reason (NOT_SUPPORTED). The output "
+        "is written atomically.",
     )
     tc.add_argument("input", metavar="IN")
     tc.add_argument("output", metavar="OUT")
     tc.add_argument("--ts", required=True, help="target Transfer Syntax: UID or keyword")
+    tc.add_argument(
+        "--allow-lossy",
+        action="store_true",
+        help="allow lossy output (NEW_UID: a new SOP Instance UID and the lossy attributes)",
+    )
     tc.add_argument(
         "--lenient-odd-length",
         action="store_true",
@@ -257,8 +291,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     send.add_argument("-j", "--associations", type=int, default=1, help="parallel associations")
     send.add_argument(
-        "--report", metavar="JSON", help="write one JSON row per instance (status, comment, "
-        "transfer syntax, transcoding path) to this file"
+        "--allow-lossy",
+        action="store_true",
+        help="when the peer takes none of a file's own syntax, lossy output may be sent "
+        "(NEW_UID); default: lossless only",
+    )
+    send.add_argument(
+        "--report",
+        metavar="JSON",
+        help="write one JSON row per instance (status, comment, "
+        "transfer syntax, transcoding path) to this file",
     )
     send.add_argument(
         "--progress",
@@ -330,7 +372,7 @@ def _send(args: argparse.Namespace) -> int:
                 bar.n_instances += 1
 
     try:
-        outcomes = StorageSCU(args.aet).send(
+        outcomes = StorageSCU(args.aet, allow_lossy=args.allow_lossy).send(
             files, args.host, args.port, args.aec, associations=args.associations, progress=tick
         )
     except StorecoreError as exc:
@@ -515,9 +557,7 @@ def _serve(args: argparse.Namespace) -> int:
         if config.metrics_port is not None:
             sink = MeteredSink(sink, metrics)
             port = metrics.serve(config.metrics_port, config.metrics_host)
-            print(
-                f"storecore: metrics on http://{config.metrics_host}:{port}/metrics", flush=True
-            )
+            print(f"storecore: metrics on http://{config.metrics_host}:{port}/metrics", flush=True)
         scp = StorageSCP(
             sink,
             commitment=commitment,

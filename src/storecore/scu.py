@@ -39,7 +39,7 @@ from storecore.commitment import (
     encode_request,
     encode_result,
 )
-from storecore.dataset import summarize_file
+from storecore.dataset import read_file_meta, summarize_file
 from storecore.dimse import (
     C_ECHO_RQ,
     C_ECHO_RSP,
@@ -181,6 +181,11 @@ class StorageSCU:
     ssl_context : ssl.SSLContext, optional
         TLS (PS3.15 Annex B.1, the Basic TLS Secure Transport Connection Profile);
         its hostname check uses the host given to :meth:`send`.
+    allow_lossy : bool
+        When the peer accepts none of a file's own syntax, lossy output
+        (NEW_UID: a new SOP Instance UID and the lossy attributes) may be sent.
+    uid_root : str, optional
+        The root of the UIDs minted for lossy output (default ``2.25.<UUID>``).
 
     References
     ----------
@@ -195,8 +200,12 @@ class StorageSCU:
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        allow_lossy: bool = False,
+        uid_root: str | None = None,
     ) -> None:
         self.ssl_context = ssl_context
+        self.allow_lossy = allow_lossy
+        self.uid_root = uid_root
         self.ae_title = ae_title
         self.max_pdu_length = max_pdu_length
         self.limits = limits
@@ -513,6 +522,40 @@ class StorageSCU:
                     break
         return outcomes
 
+    def _choose(self, f: _File, accepted: list[tuple[int, str]]) -> tuple[int, str] | str:
+        """The accepted context to send `f` in when its own syntax is not accepted.
+
+        The preference (PS3.2 N.5.2.5.1.1 asks an SCU to state it): lossless
+        first (SUPPORTED before NEW_UID), native before compressed, then the
+        peer's order; lossy output only with ``allow_lossy``. Returns a
+        NOT_SUPPORTED explanation when no accepted syntax can be reached.
+        """
+        from storecore.transcode.matrix import transcode_path
+
+        ranked: list[tuple[tuple[bool, bool, int], int, str]] = []
+        reasons: list[str] = []
+        for order, (context_id, ts) in enumerate(accepted):
+            if not (_known(ts) and _known(f.ts)):
+                reasons.append(f"{ts}: unknown transfer syntax")
+                continue
+            if transfer_syntax(ts).native and transfer_syntax(f.ts).native:
+                ranked.append(((False, False, order), context_id, ts))
+                continue
+            decision = transcode_path(f.ts, ts, allow_lossy=self.allow_lossy)
+            if decision.path is TranscodePath.NOT_SUPPORTED:
+                reasons.append(f"{ts}: {decision.reason}")
+                continue
+            rank = (
+                decision.path is TranscodePath.NEW_UID,
+                not transfer_syntax(ts).native,
+                order,
+            )
+            ranked.append((rank, context_id, ts))
+        if not ranked:
+            return f"NOT_SUPPORTED: the file is in {f.ts}; " + "; ".join(reasons)
+        _, context_id, ts = min(ranked)
+        return context_id, ts
+
     def _store(self, session: _Session, f: _File, message_id: int) -> StoreOutcome:
         accepted = session.accepted_for(f.sop_class)
         if not accepted:
@@ -536,30 +579,44 @@ class StorageSCU:
                     sent_ts = f.ts
                     session.channel.send_message(context_id, request, dataset)
                 else:
-                    native = [(c, ts) for c, ts in accepted if transfer_syntax(ts).native]
-                    if not (_known(f.ts) and transfer_syntax(f.ts).native) or not native:
-                        offered = ", ".join(ts for _, ts in accepted)
-                        return StoreOutcome(
-                            f.path,
-                            f.sop_instance,
-                            None,
-                            f"NOT_SUPPORTED: the file is in {f.ts}, the peer accepted only "
-                            f"{offered}; compressed/native transcoding is not available yet",
+                    choice = self._choose(f, accepted)
+                    if isinstance(choice, str):
+                        return StoreOutcome(f.path, f.sop_instance, None, choice)
+                    context_id, sent_ts = choice
+                    if transfer_syntax(f.ts).native and transfer_syntax(sent_ts).native:
+                        out = bytearray()
+                        transcode_dataset(dataset, f.ts, sent_ts, out.extend, limits=self.limits)
+                        record = TranscodeRecord(
+                            source_ts=f.ts,
+                            target_ts=sent_ts,
+                            path=TranscodePath.SUPPORTED,
+                            codec=NATIVE_CODEC,
+                            original_sop_instance_uid=f.sop_instance,
+                            sop_instance_uid=f.sop_instance,
+                            bytes_in=len(dataset),
+                            bytes_out=len(out),
                         )
-                    context_id, sent_ts = native[0]
-                    out = bytearray()
-                    transcode_dataset(dataset, f.ts, sent_ts, out.extend, limits=self.limits)
-                    record = TranscodeRecord(
-                        source_ts=f.ts,
-                        target_ts=sent_ts,
-                        path=TranscodePath.SUPPORTED,
-                        codec=NATIVE_CODEC,
-                        original_sop_instance_uid=f.sop_instance,
-                        sop_instance_uid=f.sop_instance,
-                        bytes_in=len(dataset),
-                        bytes_out=len(out),
-                    )
-                    session.channel.send_message(context_id, request, out)
+                        session.channel.send_message(context_id, request, out)
+                    else:
+                        # compressed on one side: the transcoding matrix (codecs)
+                        from storecore.transcode.matrix import transcode as matrix_transcode
+
+                        part10, record = matrix_transcode(
+                            m,
+                            sent_ts,
+                            allow_lossy=self.allow_lossy,
+                            uid_root=self.uid_root,
+                            limits=self.limits,
+                        )
+                        if record.sop_instance_uid != f.sop_instance:  # NEW_UID
+                            request = C_STORE_RQ(
+                                MessageID=message_id,
+                                AffectedSOPClassUID=f.sop_class,
+                                AffectedSOPInstanceUID=record.sop_instance_uid or f.sop_instance,
+                            )
+                        with memoryview(part10) as whole:
+                            offset = read_file_meta(whole).dataset_offset
+                            session.channel.send_message(context_id, request, whole[offset:])
         except (OSError, StorecoreError) as exc:
             if isinstance(exc, TransportClosed) or session.channel.closed:
                 raise

@@ -157,21 +157,26 @@ def test_storecore_scu_to_dcmtk_storescp(tmp_path: Path) -> None:
 
 
 def test_native_transcoding_when_the_peer_refuses_the_file_syntax(tmp_path: Path) -> None:
-    """dcmtk's storescp accepting only Implicit VR LE: an Explicit VR BE file is rewritten."""
+    """dcmtk's storescp accepting only Implicit VR LE: an Explicit VR BE file is rewritten,
+    a JPEG 2000 (lossless) file decoded through the transcoding matrix, the UIDs kept."""
     out = tmp_path / "dcmtk"
     src = Path(pydicom.data.get_testdata_file("MR_small_bigendian.dcm"))
-    jpeg = Path(pydicom.data.get_testdata_file("JPEG2000.dcm"))
+    jpeg = Path(pydicom.data.get_testdata_file("MR_small_jp2klossless.dcm"))
     with dcmtk_storescp(out, "+xi") as port:
         big, compressed = StorageSCU().send([src, jpeg], "127.0.0.1", port, "DCMTK")
     assert big.status == 0 and big.transcode is not None
     assert big.transfer_syntax_uid == "1.2.840.10008.1.2"
     assert big.transcode.path.value == "SUPPORTED"
-    # JPEG 2000 -> native needs a codec: an explicit failure, never a silent change
-    assert compressed.status is None and "NOT_SUPPORTED" in (compressed.comment or "")
-    (received,) = list(out.iterdir())
-    a, b = pydicom.dcmread(src), pydicom.dcmread(received)
-    assert b.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2"
-    assert (a.pixel_array == b.pixel_array).all()
+    assert compressed.status == 0, compressed.comment
+    assert compressed.transcode is not None and compressed.transcode.path.value == "SUPPORTED"
+    assert compressed.transcode.source_ts == "1.2.840.10008.1.2.4.90"
+    assert compressed.transfer_syntax_uid == "1.2.840.10008.1.2"
+    received = {pydicom.dcmread(p).SOPInstanceUID: pydicom.dcmread(p) for p in out.iterdir()}
+    for path in (src, jpeg):
+        a = pydicom.dcmread(path)
+        b = received[a.SOPInstanceUID]  # the UID is kept: lossless
+        assert b.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2"
+        assert (a.pixel_array == b.pixel_array).all()
 
 
 def test_pynetdicom_scu_to_storecore(scp: StorageSCP, store_dir: Path) -> None:

@@ -52,16 +52,23 @@ def test_transcode(tmp_path: Path) -> None:
     assert (a.pixel_array == b.pixel_array).all()
 
 
-def test_transcode_refuses_compressed_target(tmp_path: Path) -> None:
-    out = run(
-        "transcode",
-        get_testdata_file("CT_small.dcm"),
-        str(tmp_path / "o.dcm"),
-        "--ts",
-        "JPEGBaseline8Bit",
-    )
-    assert out.returncode == 1 and "not a native syntax" in out.stderr
+def test_transcode_lossy_only_when_allowed(tmp_path: Path) -> None:
+    """Lossy output is NOT_SUPPORTED unless asked for; then NEW_UID with a new UID."""
+    src = get_testdata_file("CT_small.dcm")
+    out = run("transcode", src, str(tmp_path / "o.dcm"), "--ts", "JPEGBaseline8Bit")
+    assert out.returncode == 1 and "NOT_SUPPORTED" in out.stderr and "lossy" in out.stderr
     assert not (tmp_path / "o.dcm").exists()
+    lossless = run("transcode", src, str(tmp_path / "ls.dcm"), "--ts", "JPEGLSLossless")
+    assert lossless.returncode == 0, lossless.stderr
+    assert "SUPPORTED (ExplicitVRLittleEndian -> JPEGLSLossless" in lossless.stdout
+    a, b = pydicom.dcmread(src), pydicom.dcmread(tmp_path / "ls.dcm")
+    assert b.SOPInstanceUID == a.SOPInstanceUID
+    assert (a.pixel_array == b.pixel_array).all()
+    lossy = run("transcode", src, str(tmp_path / "l.dcm"), "--ts", "JPEG2000", "--allow-lossy")
+    assert lossy.returncode == 0, lossy.stderr
+    assert "NEW_UID" in lossy.stdout and "new SOP Instance UID" in lossy.stdout
+    c = pydicom.dcmread(tmp_path / "l.dcm")
+    assert c.SOPInstanceUID != a.SOPInstanceUID and c.LossyImageCompression == "01"
 
 
 def test_scan_folder_recursively_with_a_pattern(tmp_path: Path) -> None:
