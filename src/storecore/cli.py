@@ -249,6 +249,18 @@ def _parser() -> argparse.ArgumentParser:
         )
     archive.set_defaults(run=_archive)
 
+    conf = sub.add_parser(
+        "conformance",
+        help="print the DICOM conformance statement of the configuration",
+        description="Print a PS3.2-style conformance statement (Markdown) generated from the "
+        "configuration `storecore serve --config` would run with and the installed codecs: "
+        "SOP classes and syntaxes per role, the statuses and their causes, the duplicate and "
+        "durability policies, Storage Commitment, and Table N.5-9 (transcoding).",
+    )
+    conf.add_argument("--config", metavar="TOML", help="configuration file")
+    conf.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    conf.set_defaults(run=_conformance)
+
     from storecore.validators import cli as validate_cli
 
     validate_cli.add_parser(sub)
@@ -514,6 +526,23 @@ def _receive(args: argparse.Namespace) -> int:
     stop.wait()
     print("storecore: stopping; letting associations in flight finish", flush=True)
     scp.shutdown()
+    return 0
+
+
+def _conformance(args: argparse.Namespace) -> int:
+    from storecore.config import ServeConfig, load_config
+    from storecore.conformance import conformance_statement
+
+    try:
+        config = load_config(args.config) if args.config else ServeConfig()
+    except StorecoreError as exc:
+        print(f"storecore conformance: {exc}", file=sys.stderr)
+        return 2
+    text = conformance_statement(config)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        print(text)
     return 0
 
 

@@ -34,6 +34,7 @@ SUBCOMMANDS = [
     ["echo"],
     ["send"],
     ["commit"],
+    ["conformance"],
 ]
 
 

@@ -1,0 +1,173 @@
+"""The conformance statement, generated from the running configuration (PS3.2, Annex N).
+
+Nothing here is hand-kept text about what storecore does: the SOP classes and
+transfer syntaxes come from the configuration the server would run with, the
+statuses from the tables the SCP answers with, the transcoding table (PS3.2
+Table N.5-9) from :func:`storecore.transcode.matrix.matrix` over the codecs
+installed, so the document cannot drift from the code. ``storecore
+conformance`` prints it.
+
+References
+----------
+PS3.2 Annex N (Storage), N.5.2.5 (the SCU's conformance, Table N.5-9);
+PS3.4 B.1.2 (the SCP states how long and where instances can be accessed),
+B.2.3 (C-STORE statuses), Annex J (Storage Commitment).
+"""
+
+from __future__ import annotations
+
+from storecore import __version__
+from storecore.config import ServeConfig
+from storecore.dataset.part10 import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from storecore.storage.policy import DuplicatePolicy, Durability
+from storecore.uid import STORAGE_SOP_CLASSES, transfer_syntax
+
+__all__ = ["conformance_statement", "TABLE_N59_HEADING"]
+
+TABLE_N59_HEADING = "Table N.5-9: transcoding, stored (rows) to sent (columns)"
+
+_DUPLICATES = {
+    DuplicatePolicy.KEEP: "the stored copy is kept and the new one discarded; Success (0x0000)",
+    DuplicatePolicy.OVERWRITE: "the new copy replaces the stored one; Success (0x0000)",
+    DuplicatePolicy.REJECT: "refused with 0x0111 (Duplicate SOP Instance)",
+    DuplicatePolicy.VERSION: "both are kept, the new one as the next version; Success (0x0000)",
+}
+
+_STATUSES = (
+    ("0x0000", "Success", "stored: the file and its index row are on disk (fsync durability)"),
+    ("0xB000", "Warning", "a validator reports a coercion of data elements"),
+    ("0xB006", "Warning", "a validator reports elements discarded"),
+    ("0xB007", "Warning", "a validator error in lenient mode: stored, not matching the SOP Class"),
+    ("0xA700", "Refused", "out of resources: below the free-space watermark, or the disk filled"),
+    ("0xA900", "Error", "the data set's SOP Class/Instance UID differ from the command's, "
+     "or a validator error in strict mode"),
+    ("0xC000", "Error", "the data set cannot be parsed (truncated, malformed, invalid UID)"),
+    ("0x0111", "Failure", "duplicate SOP Instance with different content (reject policy)"),
+    ("0x0110", "Failure", "processing failure inside the archive (a validator raised)"),
+    ("0x0122", "Refused", "SOP Class not supported on the presentation context"),
+)  # fmt: skip
+
+
+def _syntaxes(config: ServeConfig) -> list[str]:
+    from storecore.scp import default_storage_transfer_syntaxes
+
+    return list(config.transfer_syntaxes or default_storage_transfer_syntaxes())
+
+
+def conformance_statement(config: ServeConfig | None = None) -> str:
+    """The statement, in Markdown, for `config` (default: ``storecore serve``'s defaults)."""
+    from storecore.transcode.matrix import matrix
+    from storecore.transcode.records import TranscodePath
+
+    config = config or ServeConfig()
+    syntaxes = _syntaxes(config)
+    classes = config.sop_classes or tuple(c.uid for c in STORAGE_SOP_CLASSES)
+    out: list[str] = []
+    add = out.append
+    add(f"# DICOM Conformance Statement: storecore {__version__}\n")
+    add(
+        f"Implementation Class UID `{IMPLEMENTATION_CLASS_UID}`, Implementation Version "
+        f"Name `{IMPLEMENTATION_VERSION_NAME}`. AE title `{config.ae_title}`, port "
+        f"{config.port}, maximum PDU length received {config.max_pdu_length} bytes.\n"
+    )
+    add("## 1. Application entities and their roles\n")
+    add("| SOP Class | UID | SCU | SCP |\n|---|---|---|---|")
+    add("| Verification | 1.2.840.10008.1.1 | yes | yes |")
+    add("| Storage Commitment Push Model | 1.2.840.10008.1.20.1 | yes | yes |")
+    known = {c.uid: c for c in STORAGE_SOP_CLASSES}
+    for uid in classes:
+        name = known[uid].name if uid in known else "(configured)"
+        add(f"| {name} | {uid} | yes | yes |")
+    if config.promiscuous:
+        add("\nStorage SOP Classes not listed are also accepted (promiscuous mode).")
+    add("\n## 2. Transfer syntaxes accepted for storage (in order of preference)\n")
+    add("| Transfer Syntax | UID |\n|---|---|")
+    for uid in syntaxes:
+        add(f"| {transfer_syntax(uid).name} | {uid} |")
+    add(
+        "\nThe SCP accepts the first syntax the SCU proposes among these, so a sender's "
+        "own syntax is taken and nothing is transcoded on the way in. Referenced-pixel "
+        "(JPIP) and separate-pixel (SMPTE ST 2110) syntaxes are not accepted: their pixel "
+        "data is not in the data set.\n"
+    )
+    add("## 3. C-STORE SCP behaviour (PS3.4 B.2.3)\n")
+    add("| Status | Category | Cause |\n|---|---|---|")
+    for code, category, cause in _STATUSES:
+        add(f"| {code} | {category} | {cause} |")
+    durable = config.durability is Durability.FSYNC
+    add(
+        "\nEach data set is stored as received (never re-encoded"
+        + (
+            f", unless the storage policy names {config.store_transfer_syntax}"
+            if config.store_transfer_syntax
+            else ""
+        )
+        + "), with File Meta Information naming the sender (Source AE Title). "
+        + (
+            "Success is answered only once the file, its name and its index row are on "
+            "disk (fsync durability)."
+            if durable
+            else "Success is answered from the page cache; data reaches the disk within "
+            f"{config.flush_interval:g} s (background durability: a power loss can lose "
+            "the last interval)."
+        )
+    )
+    add(f"\nDuplicate SOP Instance UID with different content: {_DUPLICATES[config.duplicates]}. "
+        "Identical content is a no-op Success under every policy.")  # fmt: skip
+    add(
+        "\nDuration and access (PS3.4 B.1.2): instances are kept until deleted by an "
+        f"operator (`storecore archive delete`), in `{config.path}`, and can be read back "
+        "through the `Archive` API or exported (`storecore archive export`).\n"
+    )
+    add("## 4. Storage Commitment Push Model (PS3.4 Annex J)\n")
+    add(
+        "As SCP: an N-ACTION is verified against the archive: each instance must be "
+        "indexed (else Failure Reason 0x0112), of the referenced SOP Class (0x0119), synced "
+        "to disk and matching its stored digest (0x0110). Referenced-pixel instances are "
+        "never committed. The transaction is persisted before the N-ACTION-RSP. The "
+        "N-EVENT-REPORT goes on the requester's association while it is open, otherwise on "
+        "a new association (SCP/SCU Role Selection, SCP role) to the address configured for "
+        "its AE title, retried with back-off until delivered; pending transactions resume "
+        "after a restart. As SCU (`storecore send --commit`, `storecore commit`): the "
+        "N-ACTION is sent on its own association and the report awaited there.\n"
+    )
+    add("## 5. C-STORE SCU behaviour (PS3.2 N.5.2.5.1)\n")
+    add(
+        "Storage requests are initiated by a user (`storecore send`, or an application "
+        "calling `StorageSCU.send`). One association carries the whole batch (or N in "
+        "parallel with `-j N`); each SOP Class is proposed with the syntaxes of its files, "
+        "then Explicit and Implicit VR Little Endian. A file is sent as is when its own "
+        "syntax is accepted; otherwise through the transcoding matrix below, preferring "
+        "lossless output (SUPPORTED) to lossy (NEW_UID, only when allowed), native to "
+        "compressed, then the peer's order. A file that cannot be sent in any accepted "
+        "syntax is reported NOT_SUPPORTED and not sent.\n"
+    )
+    add(f"## 6. {TABLE_N59_HEADING}\n")
+    table = matrix(syntaxes, allow_lossy=True)
+    short = {
+        TranscodePath.SUPPORTED: "S",
+        TranscodePath.NEW_UID: "N",
+        TranscodePath.NOT_SUPPORTED: "-",
+    }
+    add("S: SUPPORTED (the SOP Instance UID kept); N: NEW_UID (lossy output, a new SOP "
+        "Instance UID; only when lossy output is allowed); -: NOT_SUPPORTED.\n")  # fmt: skip
+    add("| stored \\ sent | " + " | ".join(syntaxes) + " |")
+    add("|---|" + "---|" * len(syntaxes))
+    for a in syntaxes:
+        cells = [short[table[(a, b)].path] for b in syntaxes]
+        add(f"| {a} | " + " | ".join(cells) + " |")
+    add("")
+    return "\n".join(out)
+
+
+def parse_table_n59(document: str) -> dict[tuple[str, str], str]:
+    """Read Table N.5-9 back from a statement (what the tests compare with the matrix)."""
+    lines = document.split(TABLE_N59_HEADING, 1)[1].splitlines()
+    rows = [line for line in lines if line.startswith("| ")]
+    header = [c.strip() for c in rows[0].strip("|").split("|")][1:]
+    result: dict[tuple[str, str], str] = {}
+    for row in rows[1:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        for target, cell in zip(header, cells[1:], strict=True):
+            result[(cells[0], target)] = cell
+    return result
