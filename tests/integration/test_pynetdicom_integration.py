@@ -26,6 +26,7 @@ import pytest
 from pynetdicom import AE, _config, evt
 from pynetdicom.sop_class import StorageCommitmentPushModel
 
+import storecore
 from storecore.commitment import (
     STORAGE_COMMITMENT_INSTANCE,
     STORAGE_COMMITMENT_PUSH_MODEL,
@@ -519,7 +520,10 @@ def test_the_documented_example_runs(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "STORESCP_PORT": str(port),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+        # the storecore this process imported (installed in CI, src/ when built in place)
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(storecore.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+        ),
     }
     proc = subprocess.Popen(
         [sys.executable, str(script)],
