@@ -230,6 +230,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete rows without files; index files without rows (or quarantine them)",
     )
+    queue = asub.add_parser("queue", help="the forwarding jobs: pending, done, failed")
+    queue.add_argument("--state", choices=["pending", "done", "failed"], help="only these")
     show = asub.add_parser("show", help="an instance's index row: keys, digests, findings")
     show.add_argument("uid", metavar="SOP_INSTANCE_UID")
     export = asub.add_parser("export", help="copy a study's files to a folder")
@@ -240,7 +242,7 @@ def _parser() -> argparse.ArgumentParser:
     imp = asub.add_parser("import", help="store local Part 10 files through the ingest pipeline")
     imp.add_argument("files", nargs="+", metavar="FILE", help="files, or folders with -r")
     imp.add_argument("-r", "--recursive", action="store_true", help="import folders recursively")
-    for p in (ls, show, verify, export, delete, imp):
+    for p in (ls, queue, show, verify, export, delete, imp):
         p.add_argument(
             "--storage",
             default="archive",
@@ -578,8 +580,10 @@ def _serve(args: argparse.Namespace) -> int:
         directory={ae: (host, port) for ae, host, port in config.directory},
         ae_title=config.ae_title,
     )
+    from storecore.forward import Forwarder
     from storecore.net.metrics import MeteredSink, Metrics
 
+    forwarder = Forwarder(archive, config.forward) if config.forward else None
     metrics = Metrics(archive, commitment)
     sink: Any = archive.sink()
     try:
@@ -615,6 +619,8 @@ def _serve(args: argparse.Namespace) -> int:
         scp.shutdown()
     finally:
         metrics.close()
+        if forwarder is not None:
+            forwarder.close()
         commitment.close()
         archive.close()
     print("storecore: stopped", flush=True)
@@ -670,6 +676,20 @@ def _archive(args: argparse.Namespace) -> int:
                         f"{row.study_instance_uid}  {row.patient_id or '-'}  "
                         f"{row.study_date or '-'}  {row.series} series  {row.instances} instances"
                     )
+            return 0
+        if args.action == "queue":
+            jobs = archive.index.forward_jobs(state=args.state)  # type: ignore[attr-defined]
+            for j in jobs:
+                status = "-" if j.status is None else f"0x{j.status:04X}"
+                path = j.transcode["path"] if j.transcode else "as stored"
+                print(
+                    f"{j.pk}  {j.rule}  {j.sop_instance_uid}  {j.state}  {status}  "
+                    f"{j.attempts} attempts  {path}  {j.error}"
+                )
+            counts: dict[str, int] = {}
+            for j in jobs:
+                counts[j.state] = counts.get(j.state, 0) + 1
+            print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no jobs")
             return 0
         if args.action == "show":
             found = archive.index.versions(args.uid)

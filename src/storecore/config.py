@@ -38,6 +38,14 @@ default). The reference file, with every key and its default:
     port = 9464
     host = "127.0.0.1"
 
+    [[forward]]                   # each: a forwarding rule (storecore.forward)
+    name = "to-pacs"
+    destination = "PACS@10.0.0.9:104"   # AE title @ host : port
+    trigger = "on-store"          # once each matching instance is stored
+    match = { modality = ["CT", "MR"] } # instance keys -> accepted values; absent: all
+    transfer_syntaxes = ["JPEGLSLossless"]  # forward in these by preference (UID or keyword)
+    allow_lossy = false
+
     [validation]                  # present: the SOP Class validators run on every instance
     mode = "strict"               # strict: an error refuses (0xA900); lenient: stored, 0xB007
     # warning_status, failure_status, disabled = ["label", ...],
@@ -84,6 +92,7 @@ class ServeConfig:
     flush_interval: float = 1.0
     min_free_bytes: int = 1 << 30
     reservation_bytes: int = 64 << 20
+    forward: tuple[Any, ...] = field(default=(), compare=False)
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     validation: dict[str, Any] | None = field(default=None, compare=False)
@@ -98,6 +107,10 @@ class ServeConfig:
             reservation_bytes=self.reservation_bytes,
             flush_interval=self.flush_interval,
         )
+        if self.forward:
+            from storecore.forward import router
+
+            policy = replace(policy, route=router(self.forward))
         if self.validation is None:
             return policy
         from storecore.validators import ValidationConfig, default_registry
@@ -163,6 +176,9 @@ def load_config(path: str | Path) -> ServeConfig:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     values: dict[str, Any] = {}
     for table, content in data.items():
+        if table == "forward":
+            values["forward"] = _forward_rules(source, content, data)
+            continue
         if table == "validation":
             if not isinstance(content, dict):
                 raise ConfigError(f"{source}: validation must be a table")
@@ -217,6 +233,66 @@ def load_config(path: str | Path) -> ServeConfig:
     if values.get("store_transfer_syntax") == "":
         values["store_transfer_syntax"] = None
     return _check(ServeConfig(**values, source=source), str(source))
+
+
+_FORWARD_KEYS = {"name", "destination", "trigger", "match", "allow_lossy", "transfer_syntaxes"}
+
+
+def _forward_rules(source: Path, content: Any, data: dict[str, Any]) -> tuple[Any, ...]:
+    from storecore.forward import ForwardRule
+
+    if not isinstance(content, list):
+        raise ConfigError(f"{source}: forward must be an array of tables ([[forward]])")
+    ae_title = str(data.get("server", {}).get("ae_title", "STORECORE"))
+    rules = []
+    for n, rule in enumerate(content, start=1):
+        where = f"{source}: forward #{n}"
+        if not isinstance(rule, dict):
+            raise ConfigError(f"{where} must be a table")
+        unknown = set(rule) - _FORWARD_KEYS
+        if unknown:
+            known = ", ".join(sorted(_FORWARD_KEYS))
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]} (known: {known})")
+        name = rule.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: name is required")
+        trigger = rule.get("trigger", "on-store")
+        if trigger != "on-store":
+            raise ConfigError(f"{where}: trigger {trigger!r}: only on-store for now")
+        dest = str(rule.get("destination", ""))
+        ae, _, address = dest.partition("@")
+        host, _, port = address.rpartition(":")
+        if not ae or not host or not port.isdigit():
+            raise ConfigError(f"{where}: destination {dest!r}: use AE@HOST:PORT")
+        match = rule.get("match", {})
+        if not isinstance(match, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in match.values()
+        ):
+            raise ConfigError(f"{where}: match must map keys to lists of strings")
+        rules.append(
+            ForwardRule(
+                name=name,
+                ae_title=ae,
+                host=host,
+                port=int(port),
+                match={k: tuple(v) for k, v in match.items()},
+                allow_lossy=bool(rule.get("allow_lossy", False)),
+                calling_ae_title=ae_title,
+                transfer_syntaxes=tuple(
+                    _forward_syntax(where, t) for t in rule.get("transfer_syntaxes", [])
+                ),
+            )
+        )
+    if len({r.name for r in rules}) != len(rules):
+        raise ConfigError(f"{source}: forwarding rule names must be unique")
+    return tuple(rules)
+
+
+def _forward_syntax(where: str, value: object) -> str:
+    try:
+        return transfer_syntax(str(value)).uid
+    except LookupError:
+        raise ConfigError(f"{where}: transfer syntax {value!r} is unknown") from None
 
 
 def _check(config: ServeConfig, where: str) -> ServeConfig:

@@ -186,6 +186,10 @@ class StorageSCU:
         (NEW_UID: a new SOP Instance UID and the lossy attributes) may be sent.
     uid_root : str, optional
         The root of the UIDs minted for lossy output (default ``2.25.<UUID>``).
+    transfer_syntaxes : sequence of str
+        Syntaxes to send in by preference (e.g. a forwarding rule's JPEG-LS
+        Lossless): proposed for every SOP Class and, when accepted and
+        reachable, used before the file's own.
 
     References
     ----------
@@ -202,8 +206,10 @@ class StorageSCU:
         ssl_context: ssl.SSLContext | None = None,
         allow_lossy: bool = False,
         uid_root: str | None = None,
+        transfer_syntaxes: Sequence[str] = (),
     ) -> None:
         self.ssl_context = ssl_context
+        self.transfer_syntaxes = tuple(transfer_syntaxes)
         self.allow_lossy = allow_lossy
         self.uid_root = uid_root
         self.ae_title = ae_title
@@ -442,6 +448,9 @@ class StorageSCU:
         for sop_class, ts in exact:
             contexts.append((sop_class, (ts,)))
         for sop_class in dict.fromkeys(f.sop_class for f in files):
+            for ts in self.transfer_syntaxes:  # the caller's preferred targets
+                if (sop_class, ts) not in exact:
+                    contexts.append((sop_class, (ts,)))
             contexts.append((sop_class, (EXPLICIT_LE, IMPLICIT_LE)))
         if len(contexts) > _MAX_CONTEXTS:
             raise StorecoreError(
@@ -532,20 +541,23 @@ class StorageSCU:
         """
         from storecore.transcode.matrix import transcode_path
 
-        ranked: list[tuple[tuple[bool, bool, int], int, str]] = []
+        preferred = {ts: n for n, ts in enumerate(self.transfer_syntaxes)}
+        last = len(preferred)
+        ranked: list[tuple[tuple[int, bool, bool, int], int, str]] = []
         reasons: list[str] = []
         for order, (context_id, ts) in enumerate(accepted):
             if not (_known(ts) and _known(f.ts)):
                 reasons.append(f"{ts}: unknown transfer syntax")
                 continue
             if transfer_syntax(ts).native and transfer_syntax(f.ts).native:
-                ranked.append(((False, False, order), context_id, ts))
+                ranked.append(((preferred.get(ts, last), False, False, order), context_id, ts))
                 continue
             decision = transcode_path(f.ts, ts, allow_lossy=self.allow_lossy)
             if decision.path is TranscodePath.NOT_SUPPORTED:
                 reasons.append(f"{ts}: {decision.reason}")
                 continue
             rank = (
+                preferred.get(ts, last),
                 decision.path is TranscodePath.NEW_UID,
                 not transfer_syntax(ts).native,
                 order,
@@ -560,8 +572,12 @@ class StorageSCU:
         accepted = session.accepted_for(f.sop_class)
         if not accepted:
             return StoreOutcome(f.path, f.sop_instance, None, "not sent: SOP Class not accepted")
-        # prefer the context proposed for this exact syntax (the first of the class's)
+        # prefer the context proposed for this exact syntax (the first of the class's),
+        # unless the caller prefers syntaxes of its own and one of them was accepted
         context_id = next((c for c, ts in accepted if ts == f.ts), None)
+        preferred = self.transfer_syntaxes
+        if f.ts not in preferred and any(ts in preferred for _, ts in accepted):
+            context_id = None
         record = None
         try:
             # the dataset starts where the summary found it when the batch was inspected
@@ -583,7 +599,9 @@ class StorageSCU:
                     if isinstance(choice, str):
                         return StoreOutcome(f.path, f.sop_instance, None, choice)
                     context_id, sent_ts = choice
-                    if transfer_syntax(f.ts).native and transfer_syntax(sent_ts).native:
+                    if sent_ts == f.ts:
+                        session.channel.send_message(context_id, request, dataset)
+                    elif transfer_syntax(f.ts).native and transfer_syntax(sent_ts).native:
                         out = bytearray()
                         transcode_dataset(dataset, f.ts, sent_ts, out.extend, limits=self.limits)
                         record = TranscodeRecord(

@@ -264,7 +264,9 @@ class GroupCommitter:
         policy = self.policy.duplicates
         if existing is None:
             key = self._free_key(rec, taken)
-            return _Decision(item, key, Insert(dataclasses.replace(rec, blob_key=key)))
+            return _Decision(
+                item, key, Insert(dataclasses.replace(rec, blob_key=key), self._route(rec))
+            )
         if existing.received_digest == rec.received_digest:
             # the same content again: a no-op success under every policy
             self._answer(item, StoreResult(item.status, item.comment))
@@ -286,13 +288,27 @@ class GroupCommitter:
             assert existing.pk is not None
             replaced = self.store.mark_delete(existing.blob_key, f"replaced-{existing.pk}")
             op: IndexOp = Replace(
-                existing.pk, dataclasses.replace(rec, blob_key=key, version=existing.version)
+                existing.pk,
+                dataclasses.replace(rec, blob_key=key, version=existing.version),
+                self._route(rec),
             )
             return _Decision(item, key, op, replaced)
         newest = max(v.version for v in self.index.versions(rec.sop_instance_uid))
         return _Decision(
-            item, key, Insert(dataclasses.replace(rec, blob_key=key, version=newest + 1))
+            item,
+            key,
+            Insert(dataclasses.replace(rec, blob_key=key, version=newest + 1), self._route(rec)),
         )
+
+    def _route(self, record: InstanceRecord) -> tuple[str, ...]:
+        route = self.policy.route
+        if route is None:
+            return ()
+        try:
+            return tuple(route(record))
+        except Exception:  # a broken rule must not lose the instance
+            log.exception("forwarding rules failed on %s", record.sop_instance_uid)
+            return ()
 
     def _free_key(self, rec: InstanceRecord, taken: set[str]) -> str:
         generation = 1

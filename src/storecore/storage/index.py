@@ -17,10 +17,12 @@ date on open.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -147,9 +149,13 @@ class SeriesRow:
 
 @dataclass(frozen=True, slots=True)
 class Insert:
-    """Index a new instance (or a new version of one)."""
+    """Index a new instance (or a new version of one).
+
+    `forward`: the forwarding rules whose jobs are queued in the same transaction.
+    """
 
     record: InstanceRecord
+    forward: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +164,7 @@ class Replace:
 
     pk: int
     record: InstanceRecord
+    forward: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +175,41 @@ class Delete:
 
 
 @dataclass(frozen=True, slots=True)
+class ForwardJob:
+    """A queued forwarding of one instance to one rule's destination."""
+
+    pk: int
+    rule: str
+    instance_pk: int
+    sop_instance_uid: str
+    state: str  # pending | done | failed
+    attempts: int
+    next_attempt: float
+    status: int | None
+    error: str
+    transcode: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class FinishJob:
+    """A forwarding attempt's outcome: done, failed for good, or retry at `next_attempt`."""
+
+    pk: int
+    state: str
+    status: int | None
+    error: str
+    next_attempt: float = 0.0
+    transcode: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MarkSynced:
     """The rows are now on disk (the background flusher's report)."""
 
     pks: tuple[int, ...]
 
 
-IndexOp = Insert | Replace | Delete | MarkSynced
+IndexOp = Insert | Replace | Delete | MarkSynced | FinishJob
 
 
 class Index(Protocol):
@@ -214,7 +249,7 @@ class Index(Protocol):
     def close(self) -> None: ...
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades the schema from version i to i + 1 (MIGRATIONS[0]: from
 # an empty file). A file newer than this code is refused, never downgraded.
@@ -272,6 +307,25 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX instances_series ON instances(series_instance_uid);
     CREATE INDEX instances_study ON instances(study_instance_uid);
     CREATE INDEX instances_unsynced ON instances(synced) WHERE synced = 0;
+    """,
+    # 2: the forwarding queue; a job is written in the transaction that indexes
+    # its instance, so no acknowledged instance misses its forwarding
+    """
+    CREATE TABLE forward_jobs (
+        pk INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        instance_pk INTEGER NOT NULL,
+        sop_instance_uid TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL DEFAULT 0,
+        status INTEGER,
+        error TEXT NOT NULL DEFAULT '',
+        transcode TEXT,
+        created_at REAL NOT NULL,
+        done_at REAL
+    );
+    CREATE INDEX forward_jobs_due ON forward_jobs(next_attempt) WHERE state = 'pending';
     """,
 )
 
@@ -457,6 +511,30 @@ class SQLiteIndex:
         return keys
 
     def _apply_one(self, db: sqlite3.Connection, op: IndexOp) -> int | None:
+        if isinstance(op, Insert | Replace) and op.forward:
+            key = self._apply_one(db, dataclasses.replace(op, forward=()))
+            assert key is not None
+            db.executemany(
+                "INSERT INTO forward_jobs (rule, instance_pk, sop_instance_uid, state, "
+                "created_at) VALUES (?, ?, ?, 'pending', ?)",
+                [(rule, key, op.record.sop_instance_uid, time.time()) for rule in op.forward],
+            )
+            return key
+        if isinstance(op, FinishJob):
+            db.execute(
+                "UPDATE forward_jobs SET state = ?, status = ?, error = ?, next_attempt = ?, "
+                "transcode = ?, attempts = attempts + 1, done_at = ? WHERE pk = ?",
+                (
+                    op.state,
+                    op.status,
+                    op.error[:500],
+                    op.next_attempt,
+                    json.dumps(op.transcode) if op.transcode is not None else None,
+                    time.time() if op.state != "pending" else None,
+                    op.pk,
+                ),
+            )
+            return None
         if isinstance(op, Insert):
             return self._insert(db, op.record)
         if isinstance(op, Replace):
@@ -651,6 +729,44 @@ class SQLiteIndex:
             args.append(int(synced))
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         return iter(self._records(f"{where} ORDER BY i.pk", args))
+
+    def forward_jobs(
+        self, *, state: str | None = None, due: float | None = None, limit: int = 1000
+    ) -> list[ForwardJob]:
+        """Forwarding jobs (those due at `due` when given), oldest first."""
+        clauses: list[str] = []
+        args: list[object] = []
+        if state is not None:
+            clauses.append("state = ?")
+            args.append(state)
+        if due is not None:
+            clauses.append("state = 'pending' AND next_attempt <= ?")
+            args.append(due)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = self._reader().execute(
+            "SELECT pk, rule, instance_pk, sop_instance_uid, state, attempts, next_attempt, "
+            f"status, error, transcode FROM forward_jobs {where} ORDER BY pk LIMIT ?",
+            (*args, limit),
+        )
+        return [
+            ForwardJob(
+                pk=row[0],
+                rule=row[1],
+                instance_pk=row[2],
+                sop_instance_uid=row[3],
+                state=row[4],
+                attempts=row[5],
+                next_attempt=row[6],
+                status=row[7],
+                error=row[8],
+                transcode=json.loads(row[9]) if row[9] else None,
+            )
+            for row in rows
+        ]
+
+    def instance_by_pk(self, pk: int) -> InstanceRecord | None:
+        found = self._records("WHERE i.pk = ?", (pk,))
+        return found[0] if found else None
 
     def count(self) -> int:
         return int(self._reader().execute("SELECT count(*) FROM instances").fetchone()[0])

@@ -9,9 +9,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storecore.limits import DEFAULT_LIMITS, Limits
+
+if TYPE_CHECKING:
+    from storecore.storage.index import InstanceRecord
 
 __all__ = [
     "Durability",
@@ -124,6 +127,10 @@ class StoragePolicy:
         Element lengths, sequence depth, inflated size of a deflated dataset.
     lenient_odd_length : bool
         Accept odd value lengths (PS3.5 7.1.1 forbids them).
+    route : callable, optional
+        The forwarding rules (names) an instance goes to once stored: their
+        jobs are queued in the transaction that indexes it (see
+        :mod:`storecore.forward`).
     """
 
     duplicates: DuplicatePolicy = DuplicatePolicy.KEEP
@@ -135,3 +142,4 @@ class StoragePolicy:
     validators: Sequence[Validator] = field(default_factory=tuple)
     limits: Limits = DEFAULT_LIMITS
     lenient_odd_length: bool = False
+    route: Callable[[InstanceRecord], Sequence[str]] | None = None

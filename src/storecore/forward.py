@@ -1,0 +1,226 @@
+"""Forwarding: storage requests the archive makes when it has stored an instance.
+
+PS3.2 N.5.2.5.1 asks an SCU to state what triggers its storage requests. Here:
+**automatically, once an instance is stored** (trigger ``on-store``). A rule
+names a destination and a filter on the instance's indexed keys; for every
+instance it matches, the archive queues a job *in the same index transaction
+that stores the instance* (:attr:`StoragePolicy.route`), so no acknowledged
+instance misses its forwarding, whatever happens after.
+
+:class:`Forwarder` works the queue in a thread: due jobs are grouped by rule
+and sent over one association per batch by :class:`~storecore.scu.StorageSCU`
+(each file as stored, or through the transcoding matrix when the destination
+takes none of its syntax, lossless unless the rule allows lossy output). Each
+job ends ``done`` (the destination's Success or warning status), ``failed``
+for good (a refusal that a retry cannot change: 0xA9xx, 0xCxxx, 0x0122,
+NOT_SUPPORTED, with the reason), or is retried with back-off (0xA7xx, the
+destination unreachable, a time-out). The destination's status and the
+transcoding record are kept with the job (``storecore archive queue``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from storecore.errors import StorecoreError
+from storecore.storage.archive import Archive
+from storecore.storage.index import FinishJob, ForwardJob, InstanceRecord
+
+__all__ = ["ForwardRule", "Forwarder", "router"]
+
+log = logging.getLogger(__name__)
+
+# a failure no retry can change (PS3.4 B.2.3; PS3.7 C.5)
+_PERMANENT_CLASSES = (0xA9, 0xC0, 0xC1, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA)
+_PERMANENT = frozenset({0x0122, 0x0124, 0x0211, 0x0111})
+
+
+@dataclass(frozen=True)
+class ForwardRule:
+    """Where matching instances go once stored.
+
+    Attributes
+    ----------
+    name : str
+        The rule's name (jobs refer to it).
+    ae_title, host, port : str, str, int
+        The destination.
+    match : mapping of str to sequence of str
+        Instance keys (``modality``, ``sop_class_uid``, ``calling_ae_title``,
+        ``patient_id``, ``study_instance_uid``, ...) to the values accepted; an
+        instance matches when every key has one of its values. Empty: all.
+    allow_lossy : bool
+        Lossy output may be sent when the destination takes no lossless syntax.
+    transfer_syntaxes : tuple of str
+        Syntaxes to forward in by preference (proposed, and used when the
+        destination accepts one and the matrix reaches it).
+    calling_ae_title : str
+        Our AE title towards the destination.
+    """
+
+    name: str
+    ae_title: str
+    host: str
+    port: int
+    match: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    allow_lossy: bool = False
+    calling_ae_title: str = "STORECORE"
+    transfer_syntaxes: tuple[str, ...] = ()
+
+    def matches(self, record: InstanceRecord) -> bool:
+        return all(str(getattr(record, k, "")) in v for k, v in self.match.items())
+
+
+def router(rules: Sequence[ForwardRule]) -> Any:
+    """The :attr:`StoragePolicy.route` for `rules`."""
+
+    def route(record: InstanceRecord) -> list[str]:
+        return [r.name for r in rules if r.matches(record)]
+
+    return route
+
+
+def _permanent(status: int) -> bool:
+    return status in _PERMANENT or (status >> 8) in _PERMANENT_CLASSES
+
+
+class Forwarder:
+    """Works an archive's forwarding queue until :meth:`close`.
+
+    Parameters
+    ----------
+    archive : Archive
+    rules : sequence of ForwardRule
+        The rules jobs may name (a job of an unknown rule fails with that reason).
+    retry_delays : sequence of float
+        Seconds before each new attempt of a job; after the last it fails.
+    batch : int
+        At most this many instances per association.
+    """
+
+    def __init__(
+        self,
+        archive: Archive,
+        rules: Sequence[ForwardRule],
+        *,
+        retry_delays: Sequence[float] = (1, 5, 15, 60, 300, 900, 3600),
+        batch: int = 500,
+        poll: float = 0.2,
+    ) -> None:
+        self.archive = archive
+        self.rules = {r.name: r for r in rules}
+        self.retry_delays = tuple(retry_delays)
+        self.batch = batch
+        self.poll = poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="storecore-forward", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:
+                log.exception("forwarding failed; retrying")
+                worked = False
+            if not worked:
+                self._stop.wait(self.poll)
+
+    def run_once(self) -> bool:
+        """Send the jobs due now; True if there were any."""
+        index: Any = self.archive.index
+        jobs: list[ForwardJob] = index.forward_jobs(due=time.time(), limit=self.batch)
+        if not jobs:
+            return False
+        by_rule: dict[str, list[ForwardJob]] = {}
+        for job in jobs:
+            by_rule.setdefault(job.rule, []).append(job)
+        for name, group in by_rule.items():
+            if self._stop.is_set():
+                break
+            self._send(name, group)
+        return True
+
+    def _send(self, name: str, jobs: list[ForwardJob]) -> None:
+        from storecore.scu import AssociationRejected, StorageSCU
+
+        index: Any = self.archive.index
+        rule = self.rules.get(name)
+        if rule is None:
+            self.archive.index.apply(
+                [
+                    FinishJob(j.pk, "failed", None, f"no forwarding rule named {name!r}")
+                    for j in jobs
+                ]
+            )
+            return
+        paths = []
+        sendable = []
+        finished = []
+        for job in jobs:
+            record = index.instance_by_pk(job.instance_pk)
+            if record is None:  # deleted since
+                finished.append(FinishJob(job.pk, "failed", None, "the instance was deleted"))
+                continue
+            paths.append(self.archive.store.path(record.blob_key))
+            sendable.append(job)
+        if finished:
+            self.archive.index.apply(finished)
+        if not sendable:
+            return
+        scu = StorageSCU(
+            rule.calling_ae_title,
+            allow_lossy=rule.allow_lossy,
+            transfer_syntaxes=rule.transfer_syntaxes,
+        )
+        try:
+            outcomes = scu.send(paths, rule.host, rule.port, rule.ae_title)
+        except (AssociationRejected, StorecoreError, OSError) as exc:
+            self.archive.index.apply([self._retry(j, None, str(exc)) for j in sendable])
+            log.warning("forward %s: %d instances not sent: %s", name, len(sendable), exc)
+            return
+        ops = []
+        for job, outcome in zip(sendable, outcomes, strict=True):
+            record = outcome.transcode
+            transcode = (
+                None
+                if record is None
+                else {
+                    "path": record.path.value,
+                    "source_ts": record.source_ts,
+                    "target_ts": record.target_ts,
+                    "codec": record.codec,
+                    "sop_instance_uid": record.sop_instance_uid,
+                }
+            )
+            status = outcome.status
+            comment = outcome.comment or ""
+            if status is not None and (status == 0 or status >> 12 == 0xB):
+                ops.append(FinishJob(job.pk, "done", status, comment, 0.0, transcode))
+            elif status is not None and _permanent(status):
+                ops.append(FinishJob(job.pk, "failed", status, comment, 0.0, transcode))
+            elif status is None and (
+                comment.startswith("NOT_SUPPORTED") or "SOP Class not accepted" in comment
+            ):
+                ops.append(FinishJob(job.pk, "failed", None, comment, 0.0, transcode))
+            else:
+                ops.append(self._retry(job, status, comment or "no answer"))
+        self.archive.index.apply(ops)
+        done = sum(op.state == "done" for op in ops)
+        log.info("forward %s -> %s: %d of %d sent", name, rule.ae_title, done, len(ops))
+
+    def _retry(self, job: ForwardJob, status: int | None, error: str) -> FinishJob:
+        if job.attempts < len(self.retry_delays):
+            return FinishJob(
+                job.pk, "pending", status, error, time.time() + self.retry_delays[job.attempts]
+            )
+        return FinishJob(job.pk, "failed", status, f"gave up after {job.attempts + 1}: {error}")

@@ -1,0 +1,175 @@
+"""Forwarding on store over loopback: a chain, transcoding, retries, refusals, restarts."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from storecore.forward import Forwarder, ForwardRule, router
+from storecore.scp import StorageSCP
+from storecore.scu import StorageSCU
+from storecore.storage import Archive, StoragePolicy
+
+from ..unit.storage.helpers import dataset_bytes, write_instance
+from .conftest import dcmtk, dcmtk_env, free_port
+
+JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80"
+MR = "1.2.840.10008.5.1.4.1.1.4"
+
+
+@contextmanager
+def node(
+    root: Path,
+    rules: list[ForwardRule] = (),
+    **scp: object,  # type: ignore[assignment]
+) -> Iterator[tuple[Archive, StorageSCP, Forwarder | None]]:
+    """An archive with its SCP (and forwarder when there are rules)."""
+    policy = StoragePolicy(min_free_bytes=0, route=router(rules) if rules else None)
+    archive = Archive(root, policy=policy)
+    server = StorageSCP(
+        archive.sink(), host="127.0.0.1", port=scp.pop("port", 0), ae_title="STORECORE", **scp
+    ).start()  # type: ignore[arg-type]
+    forwarder = Forwarder(archive, rules, retry_delays=(0.2,) * 20, poll=0.05) if rules else None
+    try:
+        yield archive, server, forwarder
+    finally:
+        if forwarder is not None:
+            forwarder.close()
+        server.shutdown(5)
+        archive.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _jobs(archive: Archive, state: str | None = None) -> list:
+    return archive.index.forward_jobs(state=state)  # type: ignore[attr-defined,no-any-return]
+
+
+def test_chain_dcmtk_to_a_to_b_and_to_dcmtk(tmp_path: Path) -> None:
+    """dcmtk -> A; A forwards on store to B (JPEG-LS lossless only) and to dcmtk's storescp
+    (uncompressed only): every instance arrives, in the syntax each takes, its UID kept."""
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.3.{n}") for n in range(1, 6)]
+    jp2 = Path(pydicom.data.get_testdata_file("MR_small_jp2klossless.dcm"))
+    out = tmp_path / "dcmtk"
+    out.mkdir()
+    dcmtk_port = free_port()
+    storescp = subprocess.Popen(
+        [dcmtk("storescp"), "-aet", "DCMTK", "-od", str(out), str(dcmtk_port)],
+        env=dcmtk_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with node(tmp_path / "b", transfer_syntaxes=[JPEG_LS_LOSSLESS]) as (b, b_scp, _):
+            rules = [
+                ForwardRule(
+                    "to-b",
+                    "STORECORE",
+                    "127.0.0.1",
+                    b_scp.address[1],
+                    transfer_syntaxes=(JPEG_LS_LOSSLESS,),
+                ),
+                ForwardRule("to-dcmtk", "DCMTK", "127.0.0.1", dcmtk_port),
+            ]
+            with node(tmp_path / "a", rules) as (a, a_scp, _):
+                sent = subprocess.run(
+                    [dcmtk("storescu"), "-aec", "STORECORE", "-xv", "127.0.0.1",
+                     str(a_scp.address[1]), *map(str, files), str(jp2)],
+                    env=dcmtk_env(), capture_output=True, text=True, timeout=120,
+                )  # fmt: skip
+                assert sent.returncode == 0, sent.stderr
+                try:
+                    wait_for(lambda: len(_jobs(a, "done")) == 12)
+                except AssertionError:
+                    raise AssertionError(
+                        [(j.rule, j.state, j.status, j.error) for j in _jobs(a)]
+                    ) from None
+                jobs = _jobs(a)
+                assert {j.state for j in jobs} == {"done"}
+                to_b = [j for j in jobs if j.rule == "to-b"]
+                assert {j.transcode["path"] for j in to_b} == {"SUPPORTED"}
+                assert {j.transcode["target_ts"] for j in to_b} == {JPEG_LS_LOSSLESS}
+            for uid in [f"1.2.3.{n}" for n in range(1, 6)] + [pydicom.dcmread(jp2).SOPInstanceUID]:
+                row = b.instance(uid)
+                assert row is not None and row.stored_transfer_syntax == JPEG_LS_LOSSLESS
+            by_uid = {pydicom.dcmread(p).SOPInstanceUID: p for p in out.iterdir()}
+            assert len(by_uid) == 6
+            for src in [*files, jp2]:
+                original = pydicom.dcmread(src)
+                for copy in (pydicom.dcmread(by_uid[original.SOPInstanceUID]),
+                             pydicom.dcmread(b.path(original.SOPInstanceUID))):  # fmt: skip
+                    assert (copy.pixel_array == original.pixel_array).all()
+    finally:
+        storescp.terminate()
+        storescp.wait(10)
+
+
+def test_destination_down_then_up_and_a_restart_mid_queue(tmp_path: Path) -> None:
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.4.{n}") for n in range(1, 9)]
+    b_port = free_port()
+    rules = [ForwardRule("to-b", "STORECORE", "127.0.0.1", b_port)]
+    with node(tmp_path / "a", rules) as (a, a_scp, _):
+        assert all(
+            o.ok for o in StorageSCU().send(files, "127.0.0.1", a_scp.address[1], "STORECORE")
+        )
+        wait_for(lambda: all(j.attempts >= 2 for j in _jobs(a)))  # refused, retried
+        assert {j.state for j in _jobs(a)} == {"pending"}
+        assert "cannot connect" in _jobs(a)[0].error
+    # the node stops with its queue pending, and starts again once B is up
+    with node(tmp_path / "b", port=b_port) as (b, _, _):
+        with node(tmp_path / "a", rules) as (a, _, _):
+            wait_for(lambda: len(_jobs(a, "done")) == 8)
+        for f in files:
+            uid = pydicom.dcmread(f).SOPInstanceUID
+            assert dataset_bytes(b.path(uid)) == dataset_bytes(f)
+        assert len(list(b.instances())) == 8  # each sent once
+
+
+def test_a_destination_that_refuses_the_sop_class_stops_the_job(tmp_path: Path) -> None:
+    ct = write_instance(tmp_path / "in", sop_instance_uid="1.2.5.1")
+    with node(tmp_path / "b", sop_classes=[MR]) as (_, b_scp, _):
+        rules = [ForwardRule("to-b", "STORECORE", "127.0.0.1", b_scp.address[1])]
+        with node(tmp_path / "a", rules) as (a, a_scp, _):
+            StorageSCU().send([ct], "127.0.0.1", a_scp.address[1], "STORECORE")
+            wait_for(lambda: len(_jobs(a, "failed")) == 1)
+            (job,) = _jobs(a)
+            assert "SOP Class not accepted" in job.error and job.attempts == 1
+
+
+def test_rules_filter_on_the_indexed_keys(tmp_path: Path) -> None:
+    rule = ForwardRule("ct-only", "X", "127.0.0.1", 1, match={"modality": ("MR",)})
+    ct = write_instance(tmp_path / "in", sop_instance_uid="1.2.6.1")
+    archive = Archive(tmp_path / "a", policy=StoragePolicy(min_free_bytes=0, route=router([rule])))
+    try:
+        archive.store_file(ct)
+        assert _jobs(archive) == []  # a CT does not match modality MR
+    finally:
+        archive.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[[forward]]\nname = "x"\ndestination = "nowhere"\n', "use AE@HOST:PORT"),
+        ('[[forward]]\nname = "x"\ndestination = "A@h:1"\ntrigger = "daily"\n', "only on-store"),
+        ('[[forward]]\nname = "x"\ndestination = "A@h:1"\nfilter = 1\n', "unknown key filter"),
+    ],
+)
+def test_forward_config_errors(tmp_path: Path, text: str, words: str) -> None:
+    from storecore.config import ConfigError, load_config
+
+    path = tmp_path / "storecore.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=words):
+        load_config(path)
