@@ -142,6 +142,23 @@ def conformance_statement(config: ServeConfig | None = None) -> str:
         "compressed, then the peer's order. A file that cannot be sent in any accepted "
         "syntax is reported NOT_SUPPORTED and not sent.\n"
     )
+    if config.forward:
+        add(
+            "Storage requests are also made automatically, once an instance is stored, by "
+            "these forwarding rules (each queued durably with the instance, retried with "
+            "back-off on 0xA7xx or an unreachable destination, stopped on a refusal):\n"
+        )
+        add(
+            "| rule | destination | instances | preferred syntaxes | lossy |\n|---|---|---|---|---|"
+        )
+        for rule in config.forward:
+            match = "; ".join(f"{k} in {', '.join(v)}" for k, v in rule.match.items()) or "all"
+            add(
+                f"| {rule.name} | {rule.ae_title}@{rule.host}:{rule.port} | {match} | "
+                f"{', '.join(rule.transfer_syntaxes) or 'as stored'} | "
+                f"{'allowed' if rule.allow_lossy else 'no'} |"
+            )
+        add("")
     add(f"## 6. {TABLE_N59_HEADING}\n")
     table = matrix(syntaxes, allow_lossy=True)
     short = {

@@ -52,3 +52,14 @@ def test_statement_follows_the_configuration(tmp_path: Path) -> None:
     assert "the stored copy is kept and the new one discarded" in default
     for status in ("0x0000", "0xA700", "0xA900", "0xC000", "0xB000", "0xB006", "0xB007"):
         assert f"| {status} |" in default
+
+
+def test_forwarding_rules_are_the_scus_triggers(tmp_path: Path) -> None:
+    config_file = tmp_path / "storecore.toml"
+    config_file.write_text(
+        '[[forward]]\nname = "to-pacs"\ndestination = "PACS@10.0.0.9:104"\n'
+        'match = { modality = ["CT"] }\ntransfer_syntaxes = ["JPEGLSLossless"]\n'
+    )
+    text = conformance_statement(load_config(config_file))
+    assert "| to-pacs | PACS@10.0.0.9:104 | modality in CT | 1.2.840.10008.1.2.4.80 | no |" in text
+    assert "forwarding rules" not in conformance_statement(ServeConfig())

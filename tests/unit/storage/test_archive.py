@@ -560,3 +560,23 @@ def test_power_loss_during_an_overwrite_restores_the_acknowledged_copy(
         assert dataset_bytes(reopened.path(uid)) == dataset_bytes(first)
         assert list((tmp_path / "archive" / "spool").iterdir()) == []
         assert reopened.verify().ok
+
+
+def test_a_version_1_index_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    from storecore.storage.index import MIGRATIONS, SCHEMA_VERSION, SQLiteIndex
+
+    path = tmp_path / "index.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO schema_version VALUES (1)")
+    db.commit()
+    db.close()
+    index = SQLiteIndex(path)
+    try:
+        assert index.schema_version == SCHEMA_VERSION == 2
+        assert index.forward_jobs() == []
+    finally:
+        index.close()
