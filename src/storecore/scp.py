@@ -281,8 +281,14 @@ class _Session:
             elif isinstance(event, AssociateRequest):
                 self._associate(event)
             elif isinstance(event, ReleaseRequest):
-                self.channel.send_bytes(self.association.send(ReleaseResponse()))
-                self.stats.outcome = "released"
+                try:
+                    self.channel.send_bytes(self.association.send(ReleaseResponse()))
+                    self.stats.outcome = "released"
+                except OSError:
+                    # the peer closed without waiting for our A-RELEASE-RP (seen with
+                    # Orthanc after an unexpected N-EVENT-REPORT): the session is over
+                    self.stats.outcome = "released (peer gone before A-RELEASE-RP)"
+                    return
             elif isinstance(event, Abort):
                 self.stats.outcome = f"aborted (source {event.source}, reason {event.reason})"
             elif isinstance(event, ConnectionClosed):
