@@ -331,6 +331,13 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--commit-timeout", type=float, default=60.0, help="seconds to wait for the report"
     )
+    send.add_argument(
+        "--report-port",
+        type=int,
+        metavar="PORT",
+        help="with --commit: listen on this port (as --aet) for a report the SCP sends on an "
+        "association of its own, releasing ours at once (PS3.4 J.3.3)",
+    )
     send.set_defaults(run=_send)
 
     commit = sub.add_parser(
@@ -344,6 +351,13 @@ def _parser() -> argparse.ArgumentParser:
     commit.add_argument("files", nargs="+", metavar="FILE", help="files, or folders with -r")
     commit.add_argument("-r", "--recursive", action="store_true", help="read folders recursively")
     commit.add_argument("--timeout", type=float, default=60.0, help="seconds to wait")
+    commit.add_argument(
+        "--report-port",
+        type=int,
+        metavar="PORT",
+        help="listen on this port (as --aet) for a report the SCP sends on an association "
+        "of its own, releasing ours at once (PS3.4 J.3.3)",
+    )
     commit.set_defaults(run=_commit)
     return parser
 
@@ -441,7 +455,12 @@ def _send(args: argparse.Namespace) -> int:
             return 1
         try:
             outcome = StorageSCU(args.aet).commit(
-                stored, args.host, args.port, args.aec, timeout=args.commit_timeout
+                stored,
+                args.host,
+                args.port,
+                args.aec,
+                timeout=args.commit_timeout,
+                report_address=("0.0.0.0", args.report_port) if args.report_port else None,
             )
         except StorecoreError as exc:
             print(f"storecore send: commitment: {exc}", file=sys.stderr)
@@ -497,7 +516,12 @@ def _commit(args: argparse.Namespace) -> int:
         refs.append(Reference(s.sop_class_uid or "", s.sop_instance_uid or ""))
     try:
         outcome = StorageSCU(args.aet).commit(
-            refs, args.host, args.port, args.aec, timeout=args.timeout
+            refs,
+            args.host,
+            args.port,
+            args.aec,
+            timeout=args.timeout,
+            report_address=("0.0.0.0", args.report_port) if args.report_port else None,
         )
     except StorecoreError as exc:
         print(f"storecore commit: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -67,6 +67,7 @@ from storecore.ul import (
 from storecore.ul.negotiation import VERIFICATION_SOP_CLASS
 
 if TYPE_CHECKING:
+    from storecore.commitment import CommitmentResult
     from storecore.commitment.service import CommitmentService
 
 __all__ = ["StorageSCP", "AssociationStats", "default_storage_transfer_syntaxes"]
@@ -145,6 +146,10 @@ class StorageSCP:
         ACSE, DIMSE and network timeouts.
     ssl_context : ssl.SSLContext, optional
         TLS for every connection.
+    reports : callable, optional
+        Accept Storage Commitment reports (N-EVENT-REPORT) that an SCP sends on
+        an association of its own: called with each result and the sender's AE
+        title, then answered Success. What :meth:`StorageSCU.commit` listens with.
     commitment : CommitmentService, optional
         Also provide the Storage Commitment Push Model SOP Class (PS3.4 Annex J)
         as SCP: N-ACTION requests are verified against the service's archive
@@ -172,9 +177,11 @@ class StorageSCP:
         timeouts: Timeouts | None = None,
         ssl_context: ssl.SSLContext | None = None,
         commitment: CommitmentService | None = None,
+        reports: Callable[[CommitmentResult, str], None] | None = None,
     ) -> None:
         self.sink = sink
         self.commitment = commitment
+        self.reports = reports
         self.limits = limits
         self.timeouts = timeouts or Timeouts()
         syntaxes = tuple(transfer_syntaxes or default_storage_transfer_syntaxes())
@@ -185,10 +192,15 @@ class StorageSCP:
         )
         contexts = {uid: syntaxes for uid in classes}
         contexts[VERIFICATION_SOP_CLASS] = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
-        if commitment is not None:
+        roles: dict[str, tuple[bool, bool]] = {}
+        if commitment is not None or reports is not None:
             from storecore.commitment import STORAGE_COMMITMENT_PUSH_MODEL
 
             contexts[STORAGE_COMMITMENT_PUSH_MODEL] = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
+            if reports is not None:
+                # an SCP reporting on an association of its own proposes the SCP role
+                # (PS3.4 J.3.3, PS3.7 D.3.3.4): we accept it, and the SCU role too
+                roles[STORAGE_COMMITMENT_PUSH_MODEL] = (True, True)
         self.policy = Policy(
             ae_title=ae_title,
             contexts=contexts,
@@ -200,6 +212,7 @@ class StorageSCP:
             calling_ae_titles=frozenset(calling_ae_titles) if calling_ae_titles else None,
             max_pdu_length=max_pdu_length,
             artim_timeout=self.timeouts.acse,
+            roles=roles,
         )
         self.server = Server(self._handle, host, port, ssl_context=ssl_context)
         self.associations = 0
@@ -352,6 +365,12 @@ class _Session:
             self.pending = (event.context_id, message, self._begin(event.context_id, message))
         elif isinstance(message, N_ACTION_RQ) and self.scp.commitment is not None:
             self._n_action(event, message)
+        elif (
+            isinstance(message, N_EVENT_REPORT_RQ)
+            and self.scp.reports is not None
+            and event.has_dataset
+        ):
+            self.pending = (event.context_id, None, _Report(self, event.context_id, message))
         elif isinstance(message, N_EVENT_REPORT_RSP) and self.scp.commitment is not None:
             uid = self.reports.pop(message.MessageIDBeingRespondedTo, None)
             if uid is not None:
@@ -562,6 +581,54 @@ class _Session:
                 ErrorComment=comment,
             ),
         )
+
+
+class _Report:
+    """Collects a commitment report's data set, hands it on, answers it."""
+
+    def __init__(self, session: _Session, context_id: int, message: N_EVENT_REPORT_RQ) -> None:
+        self.session = session
+        self.context_id = context_id
+        self.message = message
+        self.data = bytearray()
+
+    def write(self, chunk: memoryview) -> None:
+        if len(self.data) + len(chunk) > _COMMITMENT_DATASET_LIMIT:
+            raise StorecoreError("the N-EVENT-REPORT data set is over 16 MiB")
+        self.data += chunk
+
+    def finish(self) -> StoreResult:
+        from storecore.commitment import CommitmentError, decode_result
+
+        session = self.session
+        _, ts = session.association.contexts[self.context_id]
+        status = 0
+        try:
+            result = decode_result(bytes(self.data), ts)
+        except CommitmentError as exc:
+            log.warning("association %s: bad commitment report: %s", session.stats.peer, exc)
+            status = exc.status
+        else:
+            assert session.scp.reports is not None
+            try:
+                session.scp.reports(result, session.stats.calling_ae_title)
+            except Exception:
+                log.exception("the commitment report handler failed")
+                status = _PROCESSING_FAILURE
+        session._send(
+            self.context_id,
+            N_EVENT_REPORT_RSP(
+                MessageIDBeingRespondedTo=self.message.MessageID,
+                Status=status,
+                AffectedSOPClassUID=self.message.AffectedSOPClassUID,
+                AffectedSOPInstanceUID=self.message.AffectedSOPInstanceUID,
+                EventTypeID=self.message.EventTypeID if status == 0 else None,
+            ),
+        )
+        return StoreResult(0)
+
+    def abort(self) -> None:
+        self.data = bytearray()
 
 
 class _CommitmentRequest:

@@ -307,6 +307,7 @@ class StorageSCU:
         *,
         transaction_uid: str | None = None,
         timeout: float = 60.0,
+        report_address: tuple[str, int] | None = None,
     ) -> CommitmentOutcome:
         """Request Storage Commitment (N-ACTION) and wait for its report on this association.
 
@@ -318,8 +319,13 @@ class StorageSCU:
             Default: a new UID.
         timeout : float
             Seconds to wait for the N-EVENT-REPORT once the N-ACTION was
-            accepted. A peer that reports later, on an association of its own,
-            is not waited for: the outcome then says ``pending``.
+            accepted; then the outcome says ``pending``.
+        report_address : (str, int), optional
+            Also listen here (as our AE title, the address the SCP knows us
+            by) for a report on an association of the SCP's own: the N-ACTION's
+            association is then released as soon as it is answered, and the
+            report awaited on the listener (PS3.4 J.3.3). Without it, the
+            report is awaited on the N-ACTION's association only.
 
         References
         ----------
@@ -333,6 +339,10 @@ class StorageSCU:
         )
         uid = transaction_uid or _new_uid()
         request = CommitmentRequest(uid, refs)
+        if report_address is not None:
+            return self._commit_with_listener(
+                request, host, port, called_ae_title, timeout, report_address
+            )
         contexts: list[tuple[str, tuple[str, ...]]] = [
             (STORAGE_COMMITMENT_PUSH_MODEL, (EXPLICIT_LE, IMPLICIT_LE))
         ]
@@ -382,6 +392,77 @@ class StorageSCU:
             )
             state = "committed" if not result.failed else "failed"
             return CommitmentOutcome(uid, state, 0, None, result)
+
+    def _commit_with_listener(
+        self,
+        request: CommitmentRequest,
+        host: str,
+        port: int,
+        called_ae_title: str,
+        timeout: float,
+        report_address: tuple[str, int],
+    ) -> CommitmentOutcome:
+        from storecore.scp import StorageSCP
+        from storecore.storage.sink import RefusedHandle, StoreRequest, StoreResult
+
+        class _NoStorage:
+            def begin(self, request: StoreRequest) -> RefusedHandle:
+                return RefusedHandle(StoreResult(0x0122, "this listener only takes reports"))
+
+        arrived = threading.Event()
+        results: list[CommitmentResult] = []
+
+        def on_report(result: CommitmentResult, calling_ae_title: str) -> None:
+            if result.transaction_uid == request.transaction_uid:
+                results.append(result)
+                arrived.set()
+
+        listener = StorageSCP(
+            _NoStorage(),
+            ae_title=self.ae_title,
+            host=report_address[0],
+            port=report_address[1],
+            sop_classes=(),
+            reports=on_report,
+        ).start()
+        try:
+            contexts: list[tuple[str, tuple[str, ...]]] = [
+                (STORAGE_COMMITMENT_PUSH_MODEL, (EXPLICIT_LE, IMPLICIT_LE))
+            ]
+            with self._associate(host, port, called_ae_title, contexts) as session:
+                accepted = session.accepted_for(STORAGE_COMMITMENT_PUSH_MODEL)
+                if not accepted:
+                    raise AssociationRejected(
+                        "the peer did not accept Storage Commitment Push Model"
+                    )
+                context_id, ts = accepted[0]
+                session.channel.send_message(
+                    context_id,
+                    N_ACTION_RQ(
+                        MessageID=1,
+                        RequestedSOPClassUID=STORAGE_COMMITMENT_PUSH_MODEL,
+                        RequestedSOPInstanceUID=STORAGE_COMMITMENT_INSTANCE,
+                        ActionTypeID=1,
+                    ),
+                    encode_request(request, ts),
+                )
+                response = session.response()
+                if not isinstance(response, N_ACTION_RSP):
+                    raise TransportClosed(f"unexpected response {response!r} to N-ACTION")
+                if response.Status != 0:
+                    return CommitmentOutcome(
+                        request.transaction_uid, "refused", response.Status, response.ErrorComment
+                    )
+            # released: the SCP reports on an association of its own
+            if not arrived.wait(timeout):
+                return CommitmentOutcome(
+                    request.transaction_uid, "pending", 0, f"no report within {timeout:g} s"
+                )
+            result = results[0]
+            state = "committed" if not result.failed else "failed"
+            return CommitmentOutcome(request.transaction_uid, state, 0, None, result)
+        finally:
+            listener.shutdown(5)
 
     def report_commitment(
         self, result: CommitmentResult, host: str, port: int, called_ae_title: str

@@ -298,3 +298,29 @@ def test_request_encoding_is_what_pynetdicom_would_send() -> None:
     assert ds.TransactionUID == "2.25.5"
     assert ds.ReferencedSOPSequence[0].ReferencedSOPClassUID == CT
     assert STORAGE_COMMITMENT_PUSH_MODEL == "1.2.840.10008.1.20.1"
+
+
+def test_storecore_scu_takes_the_report_on_an_association_of_the_scps(
+    tmp_path: Path, archive: Archive
+) -> None:
+    """With a report address, the SCU releases at once and listens (PS3.4 J.3.3)."""
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.9.{n}") for n in (1, 2)]
+    report_port = free_port()
+    service = CommitmentService(archive, directory={"SCU": ("127.0.0.1", report_port)})
+    scp = _scp(archive, service)
+    try:
+        port = scp.address[1]
+        outcomes = StorageSCU("SCU").send(files, "127.0.0.1", port, "STORECORE")
+        refs = [*outcomes, Reference(CT, "1.2.9.99")]
+        result = StorageSCU("SCU").commit(
+            refs, "127.0.0.1", port, "STORECORE", report_address=("127.0.0.1", report_port)
+        )
+        assert result.state == "failed", result
+        assert result.result is not None
+        assert [r.sop_instance_uid for r in result.result.failed] == ["1.2.9.99"]
+        assert {r.sop_instance_uid for r in result.result.committed} == {"1.2.9.1", "1.2.9.2"}
+        t = service.store.get(result.transaction_uid)
+        assert t is not None and t.state == "delivered"
+    finally:
+        scp.shutdown(5)
+        service.close()

@@ -367,3 +367,25 @@ def test_orthanc_scu_commits_against_storecore_scp(
     finally:
         scp.shutdown(5)
         service.close()
+
+
+def test_storecore_scu_listens_for_orthancs_report(tmp_path: Path, orthanc: Orthanc) -> None:
+    """With a report address the SCU takes Orthanc's report itself (no pynetdicom)."""
+    files = _instances(tmp_path / "in", 21, 22)
+    scu = StorageSCU("STORECORE_SCU")
+    outcomes = scu.send(files, "127.0.0.1", orthanc.dicom_port, "ORTHANC")
+    assert all(o.ok for o in outcomes), outcomes
+    refs = [*outcomes, Reference(CT, "1.2.3.98")]
+    result = scu.commit(
+        refs,
+        "127.0.0.1",
+        orthanc.dicom_port,
+        "ORTHANC",
+        timeout=30,
+        report_address=("127.0.0.1", orthanc.listener_port),
+    )
+    assert result.state == "failed" and result.result is not None, result
+    assert {r.sop_instance_uid for r in result.result.committed} == {"1.2.3.21", "1.2.3.22"}
+    assert [(r.sop_instance_uid, r.failure_reason) for r in result.result.failed] == [
+        ("1.2.3.98", NO_SUCH_OBJECT)
+    ]
