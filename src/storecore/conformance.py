@@ -129,8 +129,22 @@ def conformance_statement(config: ServeConfig | None = None) -> str:
         "a new association (SCP/SCU Role Selection, SCP role) to the address configured for "
         "its AE title, retried with back-off until delivered; pending transactions resume "
         "after a restart. As SCU (`storecore send --commit`, `storecore commit`): the "
-        "N-ACTION is sent on its own association and the report awaited there.\n"
+        "N-ACTION is sent on its own association and the report awaited there, or (with a "
+        "report port) the association is released at once and the report taken on a "
+        "listener.\n"
     )
+    if config.directory:
+        add("Reports on a new association go to:\n")
+        add("| requesting AE title | address |\n|---|---|")
+        for ae, host, port in config.directory:
+            add(f"| {ae} | {host}:{port} |")
+        add("")
+    else:
+        add(
+            "No AE directory is configured (`[peers.directory]`): a report that cannot go on "
+            "the requester's association stays pending, and is recorded undeliverable once "
+            "its retries are spent.\n"
+        )
     add("## 5. C-STORE SCU behaviour (PS3.2 N.5.2.5.1)\n")
     add(
         "Storage requests are initiated by a user (`storecore send`, or an application "
