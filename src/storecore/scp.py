@@ -583,19 +583,33 @@ class _Session:
         )
 
 
-class _Report:
-    """Collects a commitment report's data set, hands it on, answers it."""
+class _Collected:
+    """A handle that collects a (small) DIMSE-N data set in memory, up to a limit."""
 
-    def __init__(self, session: _Session, context_id: int, message: N_EVENT_REPORT_RQ) -> None:
+    what = "data set"
+
+    def __init__(self, session: _Session, context_id: int) -> None:
         self.session = session
         self.context_id = context_id
-        self.message = message
         self.data = bytearray()
 
     def write(self, chunk: memoryview) -> None:
         if len(self.data) + len(chunk) > _COMMITMENT_DATASET_LIMIT:
-            raise StorecoreError("the N-EVENT-REPORT data set is over 16 MiB")
+            raise StorecoreError(f"the {self.what} is over 16 MiB")
         self.data += chunk
+
+    def abort(self) -> None:
+        self.data = bytearray()
+
+
+class _Report(_Collected):
+    """Collects a commitment report's data set, hands it on, answers it."""
+
+    what = "N-EVENT-REPORT data set"
+
+    def __init__(self, session: _Session, context_id: int, message: N_EVENT_REPORT_RQ) -> None:
+        super().__init__(session, context_id)
+        self.message = message
 
     def finish(self) -> StoreResult:
         from storecore.commitment import CommitmentError, decode_result
@@ -627,30 +641,19 @@ class _Report:
         )
         return StoreResult(0)
 
-    def abort(self) -> None:
-        self.data = bytearray()
 
+class _CommitmentRequest(_Collected):
+    """Collects an N-ACTION's data set, then hands it to the session."""
 
-class _CommitmentRequest:
-    """Collects an N-ACTION's (small) data set, then hands it to the session."""
+    what = "N-ACTION data set"
 
     def __init__(self, session: _Session, context_id: int, message: N_ACTION_RQ) -> None:
-        self.session = session
-        self.context_id = context_id
+        super().__init__(session, context_id)
         self.message = message
-        self.data = bytearray()
-
-    def write(self, chunk: memoryview) -> None:
-        if len(self.data) + len(chunk) > _COMMITMENT_DATASET_LIMIT:
-            raise StorecoreError("the N-ACTION data set is over 16 MiB")
-        self.data += chunk
 
     def finish(self) -> StoreResult:
         self.session.commitment_request(self.context_id, self.message, bytes(self.data))
         return StoreResult(0)
-
-    def abort(self) -> None:
-        self.data = bytearray()
 
 
 def _short(text: str) -> str:

@@ -160,6 +160,11 @@ class CommitmentOutcome:
         return self.state == "committed"
 
 
+_COMMITMENT_CONTEXTS: list[tuple[str, tuple[str, ...]]] = [
+    (STORAGE_COMMITMENT_PUSH_MODEL, (EXPLICIT_LE, IMPLICIT_LE))
+]
+
+
 def _new_uid() -> str:
     import uuid
 
@@ -343,29 +348,10 @@ class StorageSCU:
             return self._commit_with_listener(
                 request, host, port, called_ae_title, timeout, report_address
             )
-        contexts: list[tuple[str, tuple[str, ...]]] = [
-            (STORAGE_COMMITMENT_PUSH_MODEL, (EXPLICIT_LE, IMPLICIT_LE))
-        ]
-        with self._associate(host, port, called_ae_title, contexts) as session:
-            accepted = session.accepted_for(STORAGE_COMMITMENT_PUSH_MODEL)
-            if not accepted:
-                raise AssociationRejected("the peer did not accept Storage Commitment Push Model")
-            context_id, ts = accepted[0]
-            session.channel.send_message(
-                context_id,
-                N_ACTION_RQ(
-                    MessageID=1,
-                    RequestedSOPClassUID=STORAGE_COMMITMENT_PUSH_MODEL,
-                    RequestedSOPInstanceUID=STORAGE_COMMITMENT_INSTANCE,
-                    ActionTypeID=1,
-                ),
-                encode_request(request, ts),
-            )
-            response = session.response()
-            if not isinstance(response, N_ACTION_RSP):
-                raise TransportClosed(f"unexpected response {response!r} to N-ACTION")
-            if response.Status != 0:
-                return CommitmentOutcome(uid, "refused", response.Status, response.ErrorComment)
+        with self._associate(host, port, called_ae_title, _COMMITMENT_CONTEXTS) as session:
+            refused = self._n_action(session, request)
+            if refused is not None:
+                return refused
             previous = session.channel.timeouts
             try:
                 session.channel.timeouts = Timeouts(
@@ -392,6 +378,32 @@ class StorageSCU:
             )
             state = "committed" if not result.failed else "failed"
             return CommitmentOutcome(uid, state, 0, None, result)
+
+    @staticmethod
+    def _n_action(session: _Session, request: CommitmentRequest) -> CommitmentOutcome | None:
+        """Send the commitment request; None once accepted, else the refusal."""
+        accepted = session.accepted_for(STORAGE_COMMITMENT_PUSH_MODEL)
+        if not accepted:
+            raise AssociationRejected("the peer did not accept Storage Commitment Push Model")
+        context_id, ts = accepted[0]
+        session.channel.send_message(
+            context_id,
+            N_ACTION_RQ(
+                MessageID=1,
+                RequestedSOPClassUID=STORAGE_COMMITMENT_PUSH_MODEL,
+                RequestedSOPInstanceUID=STORAGE_COMMITMENT_INSTANCE,
+                ActionTypeID=1,
+            ),
+            encode_request(request, ts),
+        )
+        response = session.response()
+        if not isinstance(response, N_ACTION_RSP):
+            raise TransportClosed(f"unexpected response {response!r} to N-ACTION")
+        if response.Status != 0:
+            return CommitmentOutcome(
+                request.transaction_uid, "refused", response.Status, response.ErrorComment
+            )
+        return None
 
     def _commit_with_listener(
         self,
@@ -426,33 +438,10 @@ class StorageSCU:
             reports=on_report,
         ).start()
         try:
-            contexts: list[tuple[str, tuple[str, ...]]] = [
-                (STORAGE_COMMITMENT_PUSH_MODEL, (EXPLICIT_LE, IMPLICIT_LE))
-            ]
-            with self._associate(host, port, called_ae_title, contexts) as session:
-                accepted = session.accepted_for(STORAGE_COMMITMENT_PUSH_MODEL)
-                if not accepted:
-                    raise AssociationRejected(
-                        "the peer did not accept Storage Commitment Push Model"
-                    )
-                context_id, ts = accepted[0]
-                session.channel.send_message(
-                    context_id,
-                    N_ACTION_RQ(
-                        MessageID=1,
-                        RequestedSOPClassUID=STORAGE_COMMITMENT_PUSH_MODEL,
-                        RequestedSOPInstanceUID=STORAGE_COMMITMENT_INSTANCE,
-                        ActionTypeID=1,
-                    ),
-                    encode_request(request, ts),
-                )
-                response = session.response()
-                if not isinstance(response, N_ACTION_RSP):
-                    raise TransportClosed(f"unexpected response {response!r} to N-ACTION")
-                if response.Status != 0:
-                    return CommitmentOutcome(
-                        request.transaction_uid, "refused", response.Status, response.ErrorComment
-                    )
+            with self._associate(host, port, called_ae_title, _COMMITMENT_CONTEXTS) as session:
+                refused = self._n_action(session, request)
+                if refused is not None:
+                    return refused
             # released: the SCP reports on an association of its own
             if not arrived.wait(timeout):
                 return CommitmentOutcome(
@@ -473,11 +462,8 @@ class StorageSCU:
         propose the Storage Commitment Push Model in the SCP role (SCP/SCU Role
         Selection, PS3.7 D.3.3.4). Returns the requester's N-EVENT-REPORT-RSP status.
         """
-        contexts: list[tuple[str, tuple[str, ...]]] = [
-            (STORAGE_COMMITMENT_PUSH_MODEL, (EXPLICIT_LE, IMPLICIT_LE))
-        ]
         roles = {STORAGE_COMMITMENT_PUSH_MODEL: (False, True)}
-        with self._associate(host, port, called_ae_title, contexts, roles) as session:
+        with self._associate(host, port, called_ae_title, _COMMITMENT_CONTEXTS, roles) as session:
             accepted = session.accepted_for(STORAGE_COMMITMENT_PUSH_MODEL)
             if not accepted:
                 raise AssociationRejected(
