@@ -223,7 +223,7 @@ class Archive:
         return report
 
     def _row_exists(self, pk: int) -> bool:
-        return any(r.pk == pk for r in self.index.instances())
+        return self.index.instance_by_pk(pk) is not None
 
     # ------------------------------------------------------------------ look-ups
 

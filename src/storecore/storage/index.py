@@ -227,6 +227,9 @@ class Index(Protocol):
     def by_blob_key(self, blob_key: str) -> InstanceRecord | None:
         """The row whose data is at `blob_key`."""
 
+    def instance_by_pk(self, pk: int) -> InstanceRecord | None:
+        """The row `pk`."""
+
     def instances(
         self,
         *,

@@ -27,7 +27,6 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import blake3
@@ -523,8 +522,3 @@ class _IngestHandle:
         return self.sink.committer.submit(
             CommitItem(spool, record, status=self.status, comment=self.comment)
         )
-
-
-def spool_path(handle: StoreHandle) -> Path | None:  # for tests: where a handle spools
-    spool = getattr(handle, "spool", None)
-    return spool.path if spool is not None else None
