@@ -332,6 +332,11 @@ def _parser() -> argparse.ArgumentParser:
         "--commit-timeout", type=float, default=60.0, help="seconds to wait for the report"
     )
     send.add_argument(
+        "--journal",
+        metavar="SQLITE",
+        help="with --commit: record the request and its result in this file",
+    )
+    send.add_argument(
         "--report-port",
         type=int,
         metavar="PORT",
@@ -351,6 +356,11 @@ def _parser() -> argparse.ArgumentParser:
     commit.add_argument("files", nargs="+", metavar="FILE", help="files, or folders with -r")
     commit.add_argument("-r", "--recursive", action="store_true", help="read folders recursively")
     commit.add_argument("--timeout", type=float, default=60.0, help="seconds to wait")
+    commit.add_argument(
+        "--journal",
+        metavar="SQLITE",
+        help="record each request and its result in this file (kept across restarts)",
+    )
     commit.add_argument(
         "--report-port",
         type=int,
@@ -461,6 +471,7 @@ def _send(args: argparse.Namespace) -> int:
                 args.aec,
                 timeout=args.commit_timeout,
                 report_address=("0.0.0.0", args.report_port) if args.report_port else None,
+                journal=args.journal,
             )
         except StorecoreError as exc:
             print(f"storecore send: commitment: {exc}", file=sys.stderr)
@@ -522,6 +533,7 @@ def _commit(args: argparse.Namespace) -> int:
             args.aec,
             timeout=args.timeout,
             report_address=("0.0.0.0", args.report_port) if args.report_port else None,
+            journal=args.journal,
         )
     except StorecoreError as exc:
         print(f"storecore commit: {exc}", file=sys.stderr)

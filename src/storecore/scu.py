@@ -313,6 +313,7 @@ class StorageSCU:
         transaction_uid: str | None = None,
         timeout: float = 60.0,
         report_address: tuple[str, int] | None = None,
+        journal: str | os.PathLike[str] | None = None,
     ) -> CommitmentOutcome:
         """Request Storage Commitment (N-ACTION) and wait for its report on this association.
 
@@ -331,6 +332,10 @@ class StorageSCU:
             association is then released as soon as it is answered, and the
             report awaited on the listener (PS3.4 J.3.3). Without it, the
             report is awaited on the N-ACTION's association only.
+        journal : path, optional
+            An SQLite file where the request is recorded before it is sent and
+            its result once known (state ``delivered`` with the result: the
+            report arrived), so that a restart still knows what was committed.
 
         References
         ----------
@@ -344,6 +349,33 @@ class StorageSCU:
         )
         uid = transaction_uid or _new_uid()
         request = CommitmentRequest(uid, refs)
+        if journal is None:
+            return self._commit(request, host, port, called_ae_title, timeout, report_address)
+        from storecore.commitment.service import TransactionStore
+
+        store = TransactionStore(journal)
+        try:
+            store.add(called_ae_title, request)
+            outcome = self._commit(request, host, port, called_ae_title, timeout, report_address)
+            if outcome.result is not None:
+                store.set_result(outcome.result)
+                store.delivered(uid)
+            elif outcome.state == "refused":
+                store.attempt_failed(uid, f"refused: 0x{outcome.status:04X}", None)
+            return outcome
+        finally:
+            store.close()
+
+    def _commit(
+        self,
+        request: CommitmentRequest,
+        host: str,
+        port: int,
+        called_ae_title: str,
+        timeout: float,
+        report_address: tuple[str, int] | None,
+    ) -> CommitmentOutcome:
+        uid = request.transaction_uid
         if report_address is not None:
             return self._commit_with_listener(
                 request, host, port, called_ae_title, timeout, report_address

@@ -36,6 +36,18 @@ def archive(tmp_path: Path) -> Iterator[Archive]:
     a.close()
 
 
+def _wait_delivered(service: CommitmentService, transaction_uid: str) -> None:
+    """The SCP marks a report delivered once the requester's N-EVENT-REPORT-RSP is in:
+    a moment after the requester itself has the report."""
+    deadline = time.monotonic() + 10
+    while True:
+        t = service.store.get(transaction_uid)
+        if t is not None and t.state == "delivered":
+            return
+        assert time.monotonic() < deadline, t
+        time.sleep(0.02)
+
+
 def _scp(archive: Archive, service: CommitmentService) -> StorageSCP:
     return StorageSCP(
         archive.sink(), host="127.0.0.1", port=0, ae_title="STORECORE", commitment=service
@@ -56,8 +68,7 @@ def test_storecore_scu_sends_then_commits(tmp_path: Path, archive: Archive) -> N
         assert {r.sop_instance_uid for r in result.result.committed} == {
             f"1.2.3.{n}" for n in range(1, 5)
         }
-        t = service.store.get(result.transaction_uid)
-        assert t is not None and t.state == "delivered"
+        _wait_delivered(service, result.transaction_uid)
         # altered after storage, unknown, wrong class: each with its Failure Reason
         altered = archive.path("1.2.3.1")
         data = bytearray(altered.read_bytes())
@@ -319,8 +330,42 @@ def test_storecore_scu_takes_the_report_on_an_association_of_the_scps(
         assert result.result is not None
         assert [r.sop_instance_uid for r in result.result.failed] == ["1.2.9.99"]
         assert {r.sop_instance_uid for r in result.result.committed} == {"1.2.9.1", "1.2.9.2"}
-        t = service.store.get(result.transaction_uid)
-        assert t is not None and t.state == "delivered"
+        _wait_delivered(service, result.transaction_uid)
     finally:
         scp.shutdown(5)
         service.close()
+
+
+def test_the_scu_journal_keeps_what_was_committed(tmp_path: Path, archive: Archive) -> None:
+    from storecore.commitment.service import TransactionStore
+
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.10.{n}") for n in (1, 2)]
+    journal = tmp_path / "scu-journal.sqlite"
+    service = CommitmentService(archive)
+    scp = _scp(archive, service)
+    try:
+        port = scp.address[1]
+        outcomes = StorageSCU().send(files, "127.0.0.1", port, "STORECORE")
+        done = StorageSCU().commit(outcomes, "127.0.0.1", port, "STORECORE", journal=journal)
+        refused = StorageSCU().commit(
+            outcomes, "127.0.0.1", port, "STORECORE",
+            transaction_uid=done.transaction_uid, journal=tmp_path / "other.sqlite",
+        )  # fmt: skip
+        assert done.ok and refused.state == "refused"
+    finally:
+        scp.shutdown(5)
+        service.close()
+    reopened = TransactionStore(journal)  # as after a restart of the sender
+    try:
+        t = reopened.get(done.transaction_uid)
+        assert t is not None and t.state == "delivered" and t.calling_ae_title == "STORECORE"
+        assert t.result is not None
+        assert {r.sop_instance_uid for r in t.result.committed} == {"1.2.10.1", "1.2.10.2"}
+    finally:
+        reopened.close()
+    other = TransactionStore(tmp_path / "other.sqlite")
+    try:
+        t = other.get(done.transaction_uid)
+        assert t is not None and t.state == "undeliverable" and "0x0131" in t.last_error
+    finally:
+        other.close()
