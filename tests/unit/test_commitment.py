@@ -203,3 +203,34 @@ def test_an_unknown_requester_ends_undeliverable(tmp_path: Path, archive: Archiv
         assert "no address" in t.last_error
     finally:
         service.close()
+
+
+def test_an_instance_whose_pixel_data_is_only_referenced_is_never_committed(
+    tmp_path: Path, archive: Archive
+) -> None:
+    """PS3.4 J.1.1: a JPIP link to the pixel data is not the pixel data."""
+    from pydicom.dataset import FileMetaDataset
+
+    jpip = "1.2.840.10008.1.2.4.94"
+    ds = pydicom.Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = jpip
+    ds.file_meta.MediaStorageSOPClassUID = CT
+    ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.77"
+    ds.SOPClassUID, ds.SOPInstanceUID = CT, "1.2.3.77"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = "1.2.3", "1.2.3.1"
+    ds.PatientID, ds.Modality = "P", "CT"
+    ds.PixelDataProviderURL = "jpip://pacs.example/1.2.3.77"
+    path = tmp_path / "jpip.dcm"
+    ds.save_as(path, enforce_file_format=True, implicit_vr=False)
+    assert archive.store_file(path).status == 0
+    row = archive.instance("1.2.3.77")
+    assert row is not None and row.stored_transfer_syntax == jpip
+    service = CommitmentService(archive, deliver=lambda *a: 0)
+    try:
+        request = CommitmentRequest("2.25.9", (Reference(CT, "1.2.3.77"),))
+        result = service.verify(request)
+        assert result.committed == ()
+        assert result.failed == (Reference(CT, "1.2.3.77", 0x0110),)
+    finally:
+        service.close()
