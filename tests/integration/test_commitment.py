@@ -369,3 +369,49 @@ def test_the_scu_journal_keeps_what_was_committed(tmp_path: Path, archive: Archi
         assert t is not None and t.state == "undeliverable" and "0x0131" in t.last_error
     finally:
         other.close()
+
+
+def test_pynetdicom_requester_gets_the_report_on_its_own_association(
+    tmp_path: Path, archive: Archive
+) -> None:
+    """A requester that stays associated gets the N-EVENT-REPORT there (PS3.4 J.3.3)."""
+    from pydicom.dataset import Dataset
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import StorageCommitmentPushModel
+
+    archive.store_file(write_instance(tmp_path / "in", sop_instance_uid="1.2.3.31"))
+    got = threading.Event()
+    reports: list[Dataset] = []
+
+    def on_report(event: object) -> tuple[int, None]:
+        reports.append(event.event_information)  # type: ignore[attr-defined]
+        got.set()
+        return 0x0000, None
+
+    service = CommitmentService(archive)
+    scp = _scp(archive, service)
+    try:
+        requester = AE(ae_title="PYNETDICOM")
+        requester.add_requested_context(StorageCommitmentPushModel)
+        assoc = requester.associate(
+            "127.0.0.1",
+            scp.address[1],
+            ae_title="STORECORE",
+            evt_handlers=[(evt.EVT_N_EVENT_REPORT, on_report)],
+        )
+        assert assoc.is_established
+        ds = Dataset()
+        ds.TransactionUID = "2.25.80"
+        item = Dataset()
+        item.ReferencedSOPClassUID = CT
+        item.ReferencedSOPInstanceUID = "1.2.3.31"
+        ds.ReferencedSOPSequence = [item]
+        status, _ = assoc.send_n_action(ds, 1, StorageCommitmentPushModel, "1.2.840.10008.1.20.1.1")
+        assert status.Status == 0x0000
+        assert got.wait(30), "no report on the requester's association"
+        assert reports[0].TransactionUID == "2.25.80"
+        _wait_delivered(service, "2.25.80")
+        assoc.release()
+    finally:
+        scp.shutdown(5)
+        service.close()
