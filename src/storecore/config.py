@@ -41,7 +41,9 @@ default). The reference file, with every key and its default:
     [[forward]]                   # each: a forwarding rule (storecore.forward)
     name = "to-pacs"
     destination = "PACS@10.0.0.9:104"   # AE title @ host : port
-    trigger = "on-store"          # once each matching instance is stored
+    trigger = "on-store"          # once each matching instance is stored, or
+                                  # "on-study-stable": the study, once quiet for
+    stable_seconds = 60           # this long, as one batch over one association
     match = { modality = ["CT", "MR"] } # instance keys -> accepted values; absent: all
     transfer_syntaxes = ["JPEGLSLossless"]  # forward in these by preference (UID or keyword)
     allow_lossy = false
@@ -235,7 +237,15 @@ def load_config(path: str | Path) -> ServeConfig:
     return _check(ServeConfig(**values, source=source), str(source))
 
 
-_FORWARD_KEYS = {"name", "destination", "trigger", "match", "allow_lossy", "transfer_syntaxes"}
+_FORWARD_KEYS = {
+    "name",
+    "destination",
+    "trigger",
+    "stable_seconds",
+    "match",
+    "allow_lossy",
+    "transfer_syntaxes",
+}
 
 
 def _forward_rules(source: Path, content: Any, data: dict[str, Any]) -> tuple[Any, ...]:
@@ -257,8 +267,11 @@ def _forward_rules(source: Path, content: Any, data: dict[str, Any]) -> tuple[An
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{where}: name is required")
         trigger = rule.get("trigger", "on-store")
-        if trigger != "on-store":
-            raise ConfigError(f"{where}: trigger {trigger!r}: only on-store for now")
+        if trigger not in ("on-store", "on-study-stable"):
+            raise ConfigError(f"{where}: trigger {trigger!r}: on-store or on-study-stable")
+        stable = rule.get("stable_seconds", 60.0)
+        if isinstance(stable, bool) or not isinstance(stable, int | float) or stable < 0:
+            raise ConfigError(f"{where}: stable_seconds must be a number of seconds >= 0")
         dest = str(rule.get("destination", ""))
         ae, _, address = dest.partition("@")
         host, _, port = address.rpartition(":")
@@ -278,6 +291,8 @@ def _forward_rules(source: Path, content: Any, data: dict[str, Any]) -> tuple[An
                 match={k: tuple(v) for k, v in match.items()},
                 allow_lossy=bool(rule.get("allow_lossy", False)),
                 calling_ae_title=ae_title,
+                trigger=trigger,
+                stable_seconds=float(stable),
                 transfer_syntaxes=tuple(
                     _forward_syntax(where, t) for t in rule.get("transfer_syntaxes", [])
                 ),

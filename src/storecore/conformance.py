@@ -48,6 +48,12 @@ _STATUSES = (
 )  # fmt: skip
 
 
+def _trigger(rule: object) -> str:
+    if getattr(rule, "trigger", "on-store") == "on-study-stable":
+        return f"the study, {getattr(rule, 'stable_seconds', 0):g} s after its last instance"
+    return "each instance, once stored"
+
+
 def _syntaxes(config: ServeConfig) -> list[str]:
     from storecore.scp import default_storage_transfer_syntaxes
 
@@ -168,7 +174,8 @@ def conformance_statement(config: ServeConfig | None = None) -> str:
         for rule in config.forward:
             match = "; ".join(f"{k} in {', '.join(v)}" for k, v in rule.match.items()) or "all"
             add(
-                f"| {rule.name} | {rule.ae_title}@{rule.host}:{rule.port} | {match} | "
+                f"| {rule.name} | {_trigger(rule)} | {rule.ae_title}@{rule.host}:{rule.port} | "
+                f"{match} | "
                 f"{', '.join(rule.transfer_syntaxes) or 'as stored'} | "
                 f"{'allowed' if rule.allow_lossy else 'no'} |"
             )

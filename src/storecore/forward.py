@@ -1,7 +1,9 @@
 """Forwarding: storage requests the archive makes when it has stored an instance.
 
 PS3.2 N.5.2.5.1 asks an SCU to state what triggers its storage requests. Here:
-**automatically, once an instance is stored** (trigger ``on-store``). A rule
+**automatically, once an instance is stored** (trigger ``on-store``), or **once
+its study is stable** (``on-study-stable``: no new instance of the study for
+``stable_seconds``; the study then goes as one batch, over one association). A rule
 names a destination and a filter on the instance's indexed keys; for every
 instance it matches, the archive queues a job *in the same index transaction
 that stores the instance* (:attr:`StoragePolicy.route`), so no acknowledged
@@ -29,7 +31,7 @@ from typing import Any
 
 from storecore.errors import StorecoreError
 from storecore.storage.archive import Archive
-from storecore.storage.index import FinishJob, ForwardJob, InstanceRecord
+from storecore.storage.index import FinishJob, ForwardJob, InstanceRecord, Postpone
 
 __all__ = ["ForwardRule", "Forwarder", "router"]
 
@@ -59,6 +61,9 @@ class ForwardRule:
     transfer_syntaxes : tuple of str
         Syntaxes to forward in by preference (proposed, and used when the
         destination accepts one and the matrix reaches it).
+    trigger : {"on-store", "on-study-stable"}
+        Each instance once stored, or each study once it has had no new
+        instance for `stable_seconds` (then all its waiting instances at once).
     calling_ae_title : str
         Our AE title towards the destination.
     """
@@ -71,6 +76,8 @@ class ForwardRule:
     allow_lossy: bool = False
     calling_ae_title: str = "STORECORE"
     transfer_syntaxes: tuple[str, ...] = ()
+    trigger: str = "on-store"
+    stable_seconds: float = 60.0
 
     def matches(self, record: InstanceRecord) -> bool:
         return all(str(getattr(record, k, "")) in v for k, v in self.match.items())
@@ -151,7 +158,6 @@ class Forwarder:
         return True
 
     def _send(self, name: str, jobs: list[ForwardJob]) -> None:
-        from storecore.scu import AssociationRejected, StorageSCU
 
         index: Any = self.archive.index
         rule = self.rules.get(name)
@@ -177,6 +183,47 @@ class Forwarder:
             self.archive.index.apply(finished)
         if not sendable:
             return
+        if rule.trigger == "on-study-stable":
+            self._send_stable_studies(rule, sendable, paths)
+            return
+        self._send_batch(rule, sendable, paths)
+
+    def _send_stable_studies(
+        self, rule: ForwardRule, jobs: list[ForwardJob], paths: list[Any]
+    ) -> None:
+        """Each study whose newest instance is `stable_seconds` old goes as one batch."""
+        index: Any = self.archive.index
+        studies: dict[str | None, list[tuple[ForwardJob, Any]]] = {}
+        for job, path in zip(jobs, paths, strict=True):
+            record = index.instance_by_pk(job.instance_pk)
+            study = record.study_instance_uid if record is not None else None
+            studies.setdefault(study, []).append((job, path))
+        now = time.time()
+        for study, members in studies.items():
+            newest = max(
+                (r.received_at for r in index.instances(study_instance_uid=study)),
+                default=0.0,
+            ) if study is not None else 0.0  # fmt: skip
+            stable_at = newest + rule.stable_seconds
+            if stable_at > now:
+                index.apply([Postpone(tuple(j.pk for j, _ in members), stable_at)])
+                continue
+            # every waiting job of the study, not only those due in this batch
+            waiting = [
+                j
+                for j in index.forward_jobs(state="pending", limit=100_000)
+                if j.rule == rule.name and j.pk not in {m.pk for m, _ in members}
+            ]
+            for j in waiting:
+                record = index.instance_by_pk(j.instance_pk)
+                if record is not None and record.study_instance_uid == study:
+                    members.append((j, self.archive.store.path(record.blob_key)))
+            self._send_batch(rule, [j for j, _ in members], [p for _, p in members])
+
+    def _send_batch(self, rule: ForwardRule, sendable: list[ForwardJob], paths: list[Any]) -> None:
+        from storecore.scu import AssociationRejected, StorageSCU
+
+        name = rule.name
         scu = StorageSCU(
             rule.calling_ae_title,
             allow_lossy=rule.allow_lossy,

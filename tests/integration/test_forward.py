@@ -162,7 +162,10 @@ def test_rules_filter_on_the_indexed_keys(tmp_path: Path) -> None:
     ("text", "words"),
     [
         ('[[forward]]\nname = "x"\ndestination = "nowhere"\n', "use AE@HOST:PORT"),
-        ('[[forward]]\nname = "x"\ndestination = "A@h:1"\ntrigger = "daily"\n', "only on-store"),
+        (
+            '[[forward]]\nname = "x"\ndestination = "A@h:1"\ntrigger = "daily"\n',
+            "on-store or on-study-stable",
+        ),
         ('[[forward]]\nname = "x"\ndestination = "A@h:1"\nfilter = 1\n', "unknown key filter"),
     ],
 )
@@ -173,3 +176,23 @@ def test_forward_config_errors(tmp_path: Path, text: str, words: str) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=words):
         load_config(path)
+
+
+def test_a_study_forwarded_once_stable_goes_as_one_association(tmp_path: Path) -> None:
+    """Two bursts of one study, the pause shorter than the stable time: one batch."""
+    first = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.7.{n}") for n in (1, 2, 3)]
+    second = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.7.{n}") for n in (4, 5)]
+    with node(tmp_path / "b") as (b, b_scp, _):
+        rule = ForwardRule(
+            "study", "STORECORE", "127.0.0.1", b_scp.address[1],
+            trigger="on-study-stable", stable_seconds=1.5,
+        )  # fmt: skip
+        with node(tmp_path / "a", [rule]) as (a, a_scp, _):
+            port = a_scp.address[1]
+            assert all(o.ok for o in StorageSCU().send(first, "127.0.0.1", port, "STORECORE"))
+            time.sleep(0.5)  # shorter than the stable time
+            assert b_scp.associations == 0
+            assert all(o.ok for o in StorageSCU().send(second, "127.0.0.1", port, "STORECORE"))
+            wait_for(lambda: len(_jobs(a, "done")) == 5)
+        assert b_scp.associations == 1  # the whole study, over one association
+        assert len(list(b.instances())) == 5

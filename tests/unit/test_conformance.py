@@ -63,5 +63,8 @@ def test_forwarding_rules_are_the_scus_triggers(tmp_path: Path) -> None:
     config_file.write_text(config_file.read_text() + '[peers.directory]\nWS1 = "10.0.0.5:11113"\n')
     text = conformance_statement(load_config(config_file))
     assert "| WS1 | 10.0.0.5:11113 |" in text
-    assert "| to-pacs | PACS@10.0.0.9:104 | modality in CT | 1.2.840.10008.1.2.4.80 | no |" in text
+    assert (
+        "| to-pacs | each instance, once stored | PACS@10.0.0.9:104 | modality in CT | "
+        "1.2.840.10008.1.2.4.80 | no |"
+    ) in text
     assert "forwarding rules" not in conformance_statement(ServeConfig())

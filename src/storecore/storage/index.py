@@ -203,13 +203,21 @@ class FinishJob:
 
 
 @dataclass(frozen=True, slots=True)
+class Postpone:
+    """Jobs not due before `until` (a study not yet stable), attempts unchanged."""
+
+    pks: tuple[int, ...]
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
 class MarkSynced:
     """The rows are now on disk (the background flusher's report)."""
 
     pks: tuple[int, ...]
 
 
-IndexOp = Insert | Replace | Delete | MarkSynced | FinishJob
+IndexOp = Insert | Replace | Delete | MarkSynced | FinishJob | Postpone
 
 
 class Index(Protocol):
@@ -523,6 +531,12 @@ class SQLiteIndex:
                 [(rule, key, op.record.sop_instance_uid, time.time()) for rule in op.forward],
             )
             return key
+        if isinstance(op, Postpone):
+            db.executemany(
+                "UPDATE forward_jobs SET next_attempt = ? WHERE pk = ?",
+                [(op.until, pk) for pk in op.pks],
+            )
+            return None
         if isinstance(op, FinishJob):
             db.execute(
                 "UPDATE forward_jobs SET state = ?, status = ?, error = ?, next_attempt = ?, "
