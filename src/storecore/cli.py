@@ -230,6 +230,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete rows without files; index files without rows (or quarantine them)",
     )
+    forward = asub.add_parser(
+        "forward",
+        help="re-send a study through the forwarding queue",
+        description="Queue a study's instances (newest versions) for a forwarding rule, by the "
+        "rule's name or its destination AE title; the running server's forwarder sends them.",
+    )
+    forward.add_argument("study", metavar="STUDY_UID")
+    forward.add_argument("--to", required=True, metavar="RULE|AE", help="rule name or AE title")
+    forward.add_argument("--config", metavar="TOML", help="the serve configuration (its rules)")
     queue = asub.add_parser("queue", help="the forwarding jobs: pending, done, failed")
     queue.add_argument("--state", choices=["pending", "done", "failed"], help="only these")
     show = asub.add_parser("show", help="an instance's index row: keys, digests, findings")
@@ -242,7 +251,7 @@ def _parser() -> argparse.ArgumentParser:
     imp = asub.add_parser("import", help="store local Part 10 files through the ingest pipeline")
     imp.add_argument("files", nargs="+", metavar="FILE", help="files, or folders with -r")
     imp.add_argument("-r", "--recursive", action="store_true", help="import folders recursively")
-    for p in (ls, queue, show, verify, export, delete, imp):
+    for p in (ls, forward, queue, show, verify, export, delete, imp):
         p.add_argument(
             "--storage",
             default="archive",
@@ -686,6 +695,37 @@ def _configure_logging(kind: str) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
+def _archive_forward(archive: Any, args: argparse.Namespace) -> int:
+    from storecore.config import ServeConfig, load_config
+    from storecore.storage.index import Enqueue
+
+    try:
+        config = load_config(args.config) if args.config else ServeConfig()
+    except StorecoreError as exc:
+        print(f"storecore archive forward: {exc}", file=sys.stderr)
+        return 2
+    rules = [r for r in config.forward if args.to in (r.name, r.ae_title)]
+    if len(rules) != 1:
+        known = ", ".join(f"{r.name} ({r.ae_title})" for r in config.forward) or "none"
+        print(
+            f"storecore archive forward: {args.to!r} names {len(rules)} rules (rules: {known})",
+            file=sys.stderr,
+        )
+        return 2
+    newest: dict[str, Any] = {}
+    for r in archive.instances(study_instance_uid=args.study):
+        if r.sop_instance_uid not in newest or r.version > newest[r.sop_instance_uid].version:
+            newest[r.sop_instance_uid] = r
+    if not newest:
+        print(
+            f"storecore archive forward: study {args.study} is not in the archive", file=sys.stderr
+        )
+        return 1
+    archive.index.apply([Enqueue(rules[0].name, tuple(r.pk for r in newest.values()))])
+    print(f"{len(newest)} instances queued for {rules[0].name} ({rules[0].ae_title})")
+    return 0
+
+
 def _archive(args: argparse.Namespace) -> int:
     from storecore.storage import Archive, StoragePolicy
 
@@ -713,6 +753,8 @@ def _archive(args: argparse.Namespace) -> int:
                         f"{row.study_date or '-'}  {row.series} series  {row.instances} instances"
                     )
             return 0
+        if args.action == "forward":
+            return _archive_forward(archive, args)
         if args.action == "queue":
             jobs = archive.index.forward_jobs(state=args.state)  # type: ignore[attr-defined]
             for j in jobs:

@@ -47,6 +47,7 @@ default). The reference file, with every key and its default:
     match = { modality = ["CT", "MR"] } # instance keys -> accepted values; absent: all
     transfer_syntaxes = ["JPEGLSLossless"]  # forward in these by preference (UID or keyword)
     allow_lossy = false
+    commit = false                # request Storage Commitment; done only once committed
 
     [validation]                  # present: the SOP Class validators run on every instance
     mode = "strict"               # strict: an error refuses (0xA900); lenient: stored, 0xB007
@@ -245,6 +246,7 @@ _FORWARD_KEYS = {
     "match",
     "allow_lossy",
     "transfer_syntaxes",
+    "commit",
 }
 
 
@@ -293,6 +295,7 @@ def _forward_rules(source: Path, content: Any, data: dict[str, Any]) -> tuple[An
                 calling_ae_title=ae_title,
                 trigger=trigger,
                 stable_seconds=float(stable),
+                commit=bool(rule.get("commit", False)),
                 transfer_syntaxes=tuple(
                     _forward_syntax(where, t) for t in rule.get("transfer_syntaxes", [])
                 ),

@@ -61,6 +61,10 @@ class ForwardRule:
     transfer_syntaxes : tuple of str
         Syntaxes to forward in by preference (proposed, and used when the
         destination accepts one and the matrix reaches it).
+    commit : bool
+        Request Storage Commitment from the destination after each batch: a
+        job is done only once its instance is committed (a failure reason
+        ends it; no report retries it).
     trigger : {"on-store", "on-study-stable"}
         Each instance once stored, or each study once it has had no new
         instance for `stable_seconds` (then all its waiting instances at once).
@@ -78,6 +82,8 @@ class ForwardRule:
     transfer_syntaxes: tuple[str, ...] = ()
     trigger: str = "on-store"
     stable_seconds: float = 60.0
+    commit: bool = False
+    commit_timeout: float = 60.0
 
     def matches(self, record: InstanceRecord) -> bool:
         return all(str(getattr(record, k, "")) in v for k, v in self.match.items())
@@ -261,9 +267,67 @@ class Forwarder:
                 ops.append(FinishJob(job.pk, "failed", None, comment, 0.0, transcode))
             else:
                 ops.append(self._retry(job, status, comment or "no answer"))
+        if rule.commit:
+            ops = self._commit(scu, rule, sendable, outcomes, ops)
         self.archive.index.apply(ops)
         done = sum(op.state == "done" for op in ops)
         log.info("forward %s -> %s: %d of %d sent", name, rule.ae_title, done, len(ops))
+
+    def _commit(
+        self,
+        scu: Any,
+        rule: ForwardRule,
+        jobs: list[ForwardJob],
+        outcomes: list[Any],
+        ops: list[FinishJob],
+    ) -> list[FinishJob]:
+        """Storage Commitment for what the destination took: a job is done once committed."""
+        from storecore.commitment import Reference
+
+        stored: dict[str, int] = {}  # SOP Instance UID as sent -> index in ops
+        refs = []
+        for n, (op, outcome) in enumerate(zip(ops, outcomes, strict=True)):
+            if op.state != "done":
+                continue
+            record = outcome.transcode
+            uid = (record.sop_instance_uid if record else None) or outcome.sop_instance_uid
+            stored[uid] = n
+            refs.append(Reference(outcome.sop_class_uid or "", uid))
+        if not refs:
+            return ops
+        try:
+            result = scu.commit(
+                refs, rule.host, rule.port, rule.ae_title, timeout=rule.commit_timeout
+            )
+        except (StorecoreError, OSError) as exc:
+            result = None
+            why = f"stored, not committed: {exc}"
+        else:
+            why = f"stored, commitment {result.state}"
+        out = list(ops)
+        if result is None or result.result is None:
+            for n in stored.values():
+                out[n] = self._retry(jobs[n], ops[n].status, why)
+            return out
+        for ref in result.result.failed:
+            i = stored.get(ref.sop_instance_uid)
+            if i is not None:
+                reason = ref.failure_reason or 0
+                out[i] = FinishJob(
+                    jobs[i].pk,
+                    "failed",
+                    ops[i].status,
+                    f"not committed: failure reason 0x{reason:04X}",
+                    0.0,
+                    ops[i].transcode,
+                )
+        for ref in result.result.committed:
+            i = stored.get(ref.sop_instance_uid)
+            if i is not None:
+                out[i] = FinishJob(
+                    jobs[i].pk, "done", ops[i].status, "committed", 0.0, ops[i].transcode
+                )
+        return out
 
     def _retry(self, job: ForwardJob, status: int | None, error: str) -> FinishJob:
         if job.attempts < len(self.retry_delays):

@@ -196,3 +196,68 @@ def test_a_study_forwarded_once_stable_goes_as_one_association(tmp_path: Path) -
             wait_for(lambda: len(_jobs(a, "done")) == 5)
         assert b_scp.associations == 1  # the whole study, over one association
         assert len(list(b.instances())) == 5
+
+
+def test_archive_forward_re_sends_a_study_through_the_queue(tmp_path: Path) -> None:
+    import sys
+
+    files = [
+        write_instance(tmp_path / "in", sop_instance_uid=f"1.2.8.{n}", study="1.2.8")
+        for n in (1, 2, 3)
+    ]
+    with node(tmp_path / "b") as (b, b_scp, _):
+        port = b_scp.address[1]
+        config = tmp_path / "storecore.toml"
+        config.write_text(
+            f'[[forward]]\nname = "to-b"\ndestination = "STORECORE@127.0.0.1:{port}"\n'
+            'match = { modality = ["MR"] }\n'  # the CTs are not forwarded on store
+        )
+        archive = Archive(tmp_path / "a", policy=StoragePolicy(min_free_bytes=0))
+        for f in files:
+            assert archive.store_file(f).status == 0
+        archive.close()
+        cli = [sys.executable, "-m", "storecore.cli", "archive", "forward", "--storage",
+               str(tmp_path / "a"), "--config", str(config)]  # fmt: skip
+        unknown = subprocess.run([*cli, "1.2.8", "--to", "NOBODY"], capture_output=True, text=True)
+        assert unknown.returncode == 2 and "to-b (STORECORE)" in unknown.stderr
+        queued = subprocess.run([*cli, "1.2.8", "--to", "to-b"], capture_output=True, text=True)
+        assert queued.returncode == 0, queued.stderr
+        assert "3 instances queued for to-b" in queued.stdout
+        rules = [ForwardRule("to-b", "STORECORE", "127.0.0.1", port)]
+        with node(tmp_path / "a", rules) as (a, _, _):
+            wait_for(lambda: len(_jobs(a, "done")) == 3)
+        assert {r.sop_instance_uid for r in b.instances()} == {"1.2.8.1", "1.2.8.2", "1.2.8.3"}
+
+
+def test_forwarding_with_commitment_ends_only_once_committed(tmp_path: Path) -> None:
+    from storecore.commitment.service import CommitmentService
+
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.11.{n}") for n in (1, 2)]
+    b = Archive(tmp_path / "b", policy=StoragePolicy(min_free_bytes=0))
+    service = CommitmentService(b)
+    b_scp = StorageSCP(
+        b.sink(), host="127.0.0.1", port=0, ae_title="STORECORE", commitment=service
+    ).start()
+    plain = StorageSCP(b.sink(), host="127.0.0.1", port=0, ae_title="STORECORE").start()
+    try:
+        rules = [
+            ForwardRule("committed", "STORECORE", "127.0.0.1", b_scp.address[1], commit=True),
+            # a destination without Storage Commitment: stored, but never done
+            ForwardRule("uncommitted", "STORECORE", "127.0.0.1", plain.address[1], commit=True),
+        ]
+        with node(tmp_path / "a", rules) as (a, a_scp, _):
+            StorageSCU().send(files, "127.0.0.1", a_scp.address[1], "STORECORE")
+            wait_for(lambda: len(_jobs(a, "done")) == 2)
+            wait_for(lambda: all(j.attempts >= 2 for j in _jobs(a) if j.rule == "uncommitted"))
+            jobs = _jobs(a)
+            assert {(j.rule, j.state, j.error) for j in jobs if j.rule == "committed"} == {
+                ("committed", "done", "committed")
+            }
+            waiting = [j for j in jobs if j.rule == "uncommitted"]
+            assert {j.state for j in waiting} == {"pending"}
+            assert all("not committed" in j.error for j in waiting), waiting
+    finally:
+        b_scp.shutdown(5)
+        plain.shutdown(5)
+        service.close()
+        b.close()

@@ -27,6 +27,8 @@ SUBCOMMANDS = [
     ["archive", "export"],
     ["archive", "delete"],
     ["archive", "import"],
+    ["archive", "forward"],
+    ["archive", "queue"],
     ["scan"],
     ["transcode"],
     ["validate"],

@@ -203,6 +203,14 @@ class FinishJob:
 
 
 @dataclass(frozen=True, slots=True)
+class Enqueue:
+    """Queue forwarding jobs of `rule` for instances already stored (a manual re-send)."""
+
+    rule: str
+    instance_pks: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Postpone:
     """Jobs not due before `until` (a study not yet stable), attempts unchanged."""
 
@@ -217,7 +225,7 @@ class MarkSynced:
     pks: tuple[int, ...]
 
 
-IndexOp = Insert | Replace | Delete | MarkSynced | FinishJob | Postpone
+IndexOp = Insert | Replace | Delete | MarkSynced | FinishJob | Postpone | Enqueue
 
 
 class Index(Protocol):
@@ -531,6 +539,14 @@ class SQLiteIndex:
                 [(rule, key, op.record.sop_instance_uid, time.time()) for rule in op.forward],
             )
             return key
+        if isinstance(op, Enqueue):
+            db.executemany(
+                "INSERT INTO forward_jobs (rule, instance_pk, sop_instance_uid, state, "
+                "created_at) SELECT ?, pk, sop_instance_uid, 'pending', ? FROM instances "
+                "WHERE pk = ?",
+                [(op.rule, time.time(), pk) for pk in op.instance_pks],
+            )
+            return None
         if isinstance(op, Postpone):
             db.executemany(
                 "UPDATE forward_jobs SET next_attempt = ? WHERE pk = ?",
