@@ -261,3 +261,58 @@ def test_forwarding_with_commitment_ends_only_once_committed(tmp_path: Path) -> 
         plain.shutdown(5)
         service.close()
         b.close()
+
+
+def test_serve_killed_mid_queue_loses_no_job(tmp_path: Path) -> None:
+    """kill -9 of a forwarding `storecore serve` with jobs pending; restarted, it sends them."""
+    import signal
+    import sys
+    import urllib.request
+
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.12.{n}") for n in range(1, 7)]
+    b_port, metrics_port = free_port(), free_port()
+    config = tmp_path / "storecore.toml"
+    config.write_text(
+        "[storage]\nmin_free_bytes = 0\n"
+        f"[metrics]\nport = {metrics_port}\n"
+        f'[[forward]]\nname = "to-b"\ndestination = "STORECORE@127.0.0.1:{b_port}"\n'
+    )
+    storage = tmp_path / "a"
+
+    def serve() -> tuple[subprocess.Popen[str], int]:
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "storecore.cli", "serve", "--config", str(config),
+             "--host", "127.0.0.1", "--port", str(port), "--storage", str(storage)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        assert "listening" in proc.stdout.readline() + proc.stdout.readline()  # after metrics
+        return proc, port
+
+    def pending() -> float:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith('storecore_forward_jobs{rule="to-b",state="pending"}'):
+                    return float(line.rpartition(" ")[2])
+        return 0.0
+
+    proc, port = serve()
+    try:
+        assert all(o.ok for o in StorageSCU().send(files, "127.0.0.1", port, "STORECORE"))
+        assert pending() == 6  # B is down: the queue holds them
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with node(tmp_path / "b", port=b_port) as (b, _, _):
+        proc, _ = serve()
+        try:
+            wait_for(lambda: len(list(b.instances())) == 6)
+            wait_for(lambda: pending() == 0)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+        assert {r.sop_instance_uid for r in b.instances()} == {f"1.2.12.{n}" for n in range(1, 7)}
+        assert all(r.version == 1 for r in b.instances())  # each sent once

@@ -49,6 +49,18 @@ class _ArchiveCollector(Collector):
             "Free space on the archive's filesystem",
             value=self.archive.store.free_bytes(),
         )
+        counts: Callable[[], dict[tuple[str, str], int]] | None = getattr(
+            index, "forward_counts", None
+        )
+        if counts is not None:
+            family = GaugeMetricFamily(
+                "storecore_forward_jobs",
+                "Forwarding jobs by rule and state (pending: the queue's depth)",
+                labels=["rule", "state"],
+            )
+            for (rule, state), n in sorted(counts().items()):
+                family.add_metric([rule, state], n)
+            yield family
         if self.commitment is not None:
             states = {"pending": 0, "delivered": 0, "undeliverable": 0}
             for t in self.commitment.store.all():

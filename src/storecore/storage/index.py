@@ -797,6 +797,13 @@ class SQLiteIndex:
             for row in rows
         ]
 
+    def forward_counts(self) -> dict[tuple[str, str], int]:
+        """Forwarding jobs by (rule, state): the queue's depth and outcomes."""
+        rows = self._reader().execute(
+            "SELECT rule, state, count(*) FROM forward_jobs GROUP BY rule, state"
+        )
+        return {(rule, state): int(n) for rule, state, n in rows}
+
     def instance_by_pk(self, pk: int) -> InstanceRecord | None:
         found = self._records("WHERE i.pk = ?", (pk,))
         return found[0] if found else None
