@@ -472,21 +472,34 @@ def _send(args: argparse.Namespace) -> int:
         if not stored:
             print("nothing stored: no commitment requested", file=sys.stderr)
             return 1
-        try:
-            outcome = StorageSCU(args.aet).commit(
-                stored,
-                args.host,
-                args.port,
-                args.aec,
-                timeout=args.commit_timeout,
-                report_address=("0.0.0.0", args.report_port) if args.report_port else None,
-                journal=args.journal,
-            )
-        except StorecoreError as exc:
-            print(f"storecore send: commitment: {exc}", file=sys.stderr)
+        not_committed = _request_commitment(args, stored, args.commit_timeout, "send: commitment")
+        if not_committed is None:
             return 1
-        failed += _print_commitment(outcome)
+        failed += not_committed
     return 1 if failed else 0
+
+
+def _request_commitment(
+    args: argparse.Namespace, refs: Sequence[Any], timeout: float, what: str
+) -> int | None:
+    """Storage Commitment for `refs` as the command line asked; the number not
+    committed (printed), or None when the request itself failed."""
+    from storecore.scu import StorageSCU
+
+    try:
+        outcome = StorageSCU(args.aet).commit(
+            refs,
+            args.host,
+            args.port,
+            args.aec,
+            timeout=timeout,
+            report_address=("0.0.0.0", args.report_port) if args.report_port else None,
+            journal=args.journal,
+        )
+    except StorecoreError as exc:
+        print(f"storecore {what}: {exc}", file=sys.stderr)
+        return None
+    return _print_commitment(outcome)
 
 
 def _progress_bar(mode: str, files: list[Path]) -> Any:
@@ -524,7 +537,6 @@ def _print_commitment(outcome: Any) -> int:
 
 def _commit(args: argparse.Namespace) -> int:
     from storecore.commitment import Reference
-    from storecore.scu import StorageSCU
 
     refs = []
     for path in _files(args.files, args.recursive, "*"):
@@ -534,20 +546,8 @@ def _commit(args: argparse.Namespace) -> int:
             print(f"{path}: error: {exc}", file=sys.stderr)
             return 1
         refs.append(Reference(s.sop_class_uid or "", s.sop_instance_uid or ""))
-    try:
-        outcome = StorageSCU(args.aet).commit(
-            refs,
-            args.host,
-            args.port,
-            args.aec,
-            timeout=args.timeout,
-            report_address=("0.0.0.0", args.report_port) if args.report_port else None,
-            journal=args.journal,
-        )
-    except StorecoreError as exc:
-        print(f"storecore commit: {exc}", file=sys.stderr)
-        return 1
-    return 1 if _print_commitment(outcome) else 0
+    not_committed = _request_commitment(args, refs, args.timeout, "commit")
+    return 1 if not_committed is None or not_committed else 0
 
 
 def _receive(args: argparse.Namespace) -> int:

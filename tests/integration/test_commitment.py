@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,19 @@ def archive(tmp_path: Path) -> Iterator[Archive]:
     a = Archive(tmp_path / "archive", policy=StoragePolicy(min_free_bytes=0))
     yield a
     a.close()
+
+
+def _n_action_dataset(transaction_uid: str, sop_instance_uid: str) -> Any:
+    """A pynetdicom requester's N-ACTION data set for one CT instance (PS3.4 Table J.3-1)."""
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.TransactionUID = transaction_uid
+    item = Dataset()
+    item.ReferencedSOPClassUID = CT
+    item.ReferencedSOPInstanceUID = sop_instance_uid
+    ds.ReferencedSOPSequence = [item]
+    return ds
 
 
 def _wait_delivered(service: CommitmentService, transaction_uid: str) -> None:
@@ -130,14 +144,8 @@ def test_pynetdicom_requester_gets_the_report_on_a_new_association(
         requester.add_requested_context(StorageCommitmentPushModel)
         assoc = requester.associate("127.0.0.1", scp.address[1], ae_title="STORECORE")
         assert assoc.is_established
-        from pydicom.dataset import Dataset
 
-        ds = Dataset()
-        ds.TransactionUID = "2.25.77"
-        item = Dataset()
-        item.ReferencedSOPClassUID = CT
-        item.ReferencedSOPInstanceUID = "1.2.3.7"
-        ds.ReferencedSOPSequence = [item]
+        ds = _n_action_dataset("2.25.77", "1.2.3.7")
         status, _ = assoc.send_n_action(ds, 1, StorageCommitmentPushModel, "1.2.840.10008.1.20.1.1")
         assert status.Status == 0x0000
         assoc.release()
@@ -173,12 +181,7 @@ def test_malformed_n_action_is_refused_with_its_status(archive: Archive) -> None
             no_uid, 1, StorageCommitmentPushModel, "1.2.840.10008.1.20.1.1"
         )
         assert status.Status == 0x0120  # Missing Attribute
-        ok = Dataset()
-        ok.TransactionUID = "2.25.78"
-        item = Dataset()
-        item.ReferencedSOPClassUID = CT
-        item.ReferencedSOPInstanceUID = "1.2.3.7"
-        ok.ReferencedSOPSequence = [item]
+        ok = _n_action_dataset("2.25.78", "1.2.3.7")
         status, _ = assoc.send_n_action(ok, 2, StorageCommitmentPushModel, "1.2.840.10008.1.20.1.1")
         assert status.Status == 0x0123  # No such action type
         status, _ = assoc.send_n_action(ok, 1, StorageCommitmentPushModel, "1.2.3.4")
@@ -191,7 +194,6 @@ def test_malformed_n_action_is_refused_with_its_status(archive: Archive) -> None
 
 def test_serve_killed_before_the_report_delivers_it_after_restart(tmp_path: Path) -> None:
     """kill -9 between N-ACTION-RSP and N-EVENT-REPORT; the restarted server still reports."""
-    from pydicom.dataset import Dataset
     from pynetdicom import AE, evt
     from pynetdicom.sop_class import StorageCommitmentPushModel
 
@@ -222,12 +224,7 @@ def test_serve_killed_before_the_report_delivers_it_after_restart(tmp_path: Path
         requester = AE(ae_title="PYNETDICOM")
         requester.add_requested_context(StorageCommitmentPushModel)
         assoc = requester.associate("127.0.0.1", port, ae_title="STORECORE")
-        ds = Dataset()
-        ds.TransactionUID = "2.25.79"
-        item = Dataset()
-        item.ReferencedSOPClassUID = CT
-        item.ReferencedSOPInstanceUID = "1.2.3.8"
-        ds.ReferencedSOPSequence = [item]
+        ds = _n_action_dataset("2.25.79", "1.2.3.8")
         status, _ = assoc.send_n_action(ds, 1, StorageCommitmentPushModel, "1.2.840.10008.1.20.1.1")
         assert status.Status == 0x0000
         assoc.abort()  # gone before any report; nobody listens at its address yet
@@ -400,12 +397,7 @@ def test_pynetdicom_requester_gets_the_report_on_its_own_association(
             evt_handlers=[(evt.EVT_N_EVENT_REPORT, on_report)],
         )
         assert assoc.is_established
-        ds = Dataset()
-        ds.TransactionUID = "2.25.80"
-        item = Dataset()
-        item.ReferencedSOPClassUID = CT
-        item.ReferencedSOPInstanceUID = "1.2.3.31"
-        ds.ReferencedSOPSequence = [item]
+        ds = _n_action_dataset("2.25.80", "1.2.3.31")
         status, _ = assoc.send_n_action(ds, 1, StorageCommitmentPushModel, "1.2.840.10008.1.20.1.1")
         assert status.Status == 0x0000
         assert got.wait(30), "no report on the requester's association"
