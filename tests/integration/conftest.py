@@ -23,6 +23,23 @@ def dcmtk(tool: str) -> str:
     return str(path)
 
 
+# storescu's proposal option for each syntax it can send as is (storescu --help)
+STORESCU_PROPOSE = {
+    "1.2.840.10008.1.2": "-xi",
+    "1.2.840.10008.1.2.1": "-xe",
+    "1.2.840.10008.1.2.2": "-xb",
+    "1.2.840.10008.1.2.1.99": "-xd",
+    "1.2.840.10008.1.2.4.50": "-xy",
+    "1.2.840.10008.1.2.4.51": "-xx",
+    "1.2.840.10008.1.2.4.70": "-xs",
+    "1.2.840.10008.1.2.4.80": "-xt",
+    "1.2.840.10008.1.2.4.81": "-xu",
+    "1.2.840.10008.1.2.4.90": "-xv",
+    "1.2.840.10008.1.2.4.91": "-xw",
+    "1.2.840.10008.1.2.5": "-xr",
+}
+
+
 def dcmtk_env() -> dict[str, str]:
     # Debian's dcmtk leaves Nagle on unless told: ~50 ms stall per message
     return {**os.environ, "TCP_NODELAY": "1"}

@@ -24,6 +24,7 @@ from storecore.scp import StorageSCP
 from storecore.scu import StorageSCU
 from storecore.storage import Archive, DuplicatePolicy, StoragePolicy
 
+from .conftest import STORESCU_PROPOSE as _PROPOSE
 from .conftest import corpus_files, dcmtk, dcmtk_env, free_port
 
 CLI = [sys.executable, "-m", "storecore.cli"]
@@ -103,23 +104,6 @@ def _dataset(path: Path) -> tuple[str, bytes]:
     data = path.read_bytes()
     meta = read_file_meta(data)
     return meta.media_storage_sop_instance_uid or "", data[meta.dataset_offset :]
-
-
-# storescu's proposal option for each syntax it can send as is (storescu --help)
-_PROPOSE = {
-    "1.2.840.10008.1.2": "-xi",
-    "1.2.840.10008.1.2.1": "-xe",
-    "1.2.840.10008.1.2.2": "-xb",
-    "1.2.840.10008.1.2.1.99": "-xd",
-    "1.2.840.10008.1.2.4.50": "-xy",
-    "1.2.840.10008.1.2.4.51": "-xx",
-    "1.2.840.10008.1.2.4.70": "-xs",
-    "1.2.840.10008.1.2.4.80": "-xt",
-    "1.2.840.10008.1.2.4.81": "-xu",
-    "1.2.840.10008.1.2.4.90": "-xv",
-    "1.2.840.10008.1.2.4.91": "-xw",
-    "1.2.840.10008.1.2.5": "-xr",
-}
 
 
 def _storescu(port: int, aec: str, path: Path, ts: str) -> subprocess.CompletedProcess[str]:

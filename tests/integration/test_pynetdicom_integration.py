@@ -48,26 +48,12 @@ from storecore.storage import Archive, StoragePolicy
 from storecore.transcode import TranscodePath
 
 from ..unit.storage.helpers import CT, write_instance
+from .conftest import STORESCU_PROPOSE as _PROPOSE
 from .conftest import corpus_files, dcmtk, dcmtk_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPLICIT, IMPLICIT = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
 
-# storescu's proposal option for each syntax it can send as is (storescu --help)
-_PROPOSE = {
-    "1.2.840.10008.1.2": "-xi",
-    "1.2.840.10008.1.2.1": "-xe",
-    "1.2.840.10008.1.2.2": "-xb",
-    "1.2.840.10008.1.2.1.99": "-xd",
-    "1.2.840.10008.1.2.4.50": "-xy",
-    "1.2.840.10008.1.2.4.51": "-xx",
-    "1.2.840.10008.1.2.4.70": "-xs",
-    "1.2.840.10008.1.2.4.80": "-xt",
-    "1.2.840.10008.1.2.4.81": "-xu",
-    "1.2.840.10008.1.2.4.90": "-xv",
-    "1.2.840.10008.1.2.4.91": "-xw",
-    "1.2.840.10008.1.2.5": "-xr",
-}
 
 _POLICY = StoragePolicy(min_free_bytes=0)
 
