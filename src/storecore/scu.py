@@ -610,7 +610,7 @@ class StorageSCU:
                     outcomes.append(self._store(session, f, message_id & 0xFFFF))
                     if progress is not None:
                         progress(outcomes[-1])
-                except TransportClosed as exc:
+                except StorecoreError as exc:  # TransportClosed, or an undecodable response
                     # the peer vanished: this instance was not acknowledged (it may or
                     # may not have been kept), the rest were not sent; the outcomes of
                     # those answered stay as the peer gave them
@@ -667,6 +667,72 @@ class StorageSCU:
         _, context_id, ts = min(ranked)
         return context_id, ts
 
+    def _send_file(
+        self,
+        session: _Session,
+        f: _File,
+        m: mmap.mmap,
+        message_id: int,
+        context_id: int | None,
+        accepted: list[tuple[int, str]],
+    ) -> tuple[str, TranscodeRecord | None] | StoreOutcome:
+        """Send one file's C-STORE-RQ: as is, rewritten natively, or through the matrix.
+
+        Returns the syntax sent and the transcoding record, or the NOT_SUPPORTED outcome.
+        """
+        record = None
+        with memoryview(m)[f.dataset_offset :] as dataset:
+            request = C_STORE_RQ(
+                MessageID=message_id,
+                AffectedSOPClassUID=f.sop_class,
+                AffectedSOPInstanceUID=f.sop_instance,
+            )
+            if context_id is not None:
+                sent_ts = f.ts
+                session.channel.send_message(context_id, request, dataset)
+            else:
+                choice = self._choose(f, accepted)
+                if isinstance(choice, str):
+                    return StoreOutcome(f.path, f.sop_instance, None, choice)
+                context_id, sent_ts = choice
+                if sent_ts == f.ts:
+                    session.channel.send_message(context_id, request, dataset)
+                elif transfer_syntax(f.ts).native and transfer_syntax(sent_ts).native:
+                    out = bytearray()
+                    transcode_dataset(dataset, f.ts, sent_ts, out.extend, limits=self.limits)
+                    record = TranscodeRecord(
+                        source_ts=f.ts,
+                        target_ts=sent_ts,
+                        path=TranscodePath.SUPPORTED,
+                        codec=NATIVE_CODEC,
+                        original_sop_instance_uid=f.sop_instance,
+                        sop_instance_uid=f.sop_instance,
+                        bytes_in=len(dataset),
+                        bytes_out=len(out),
+                    )
+                    session.channel.send_message(context_id, request, out)
+                else:
+                    # compressed on one side: the transcoding matrix (codecs)
+                    from storecore.transcode.matrix import transcode as matrix_transcode
+
+                    part10, record = matrix_transcode(
+                        m,
+                        sent_ts,
+                        allow_lossy=self.allow_lossy,
+                        uid_root=self.uid_root,
+                        limits=self.limits,
+                    )
+                    if record.sop_instance_uid != f.sop_instance:  # NEW_UID
+                        request = C_STORE_RQ(
+                            MessageID=message_id,
+                            AffectedSOPClassUID=f.sop_class,
+                            AffectedSOPInstanceUID=record.sop_instance_uid or f.sop_instance,
+                        )
+                    with memoryview(part10) as whole:
+                        offset = read_file_meta(whole).dataset_offset
+                        session.channel.send_message(context_id, request, whole[offset:])
+        return sent_ts, record
+
     def _store(self, session: _Session, f: _File, message_id: int) -> StoreOutcome:
         accepted = session.accepted_for(f.sop_class)
         if not accepted:
@@ -677,67 +743,30 @@ class StorageSCU:
         preferred = self.transfer_syntaxes
         if f.ts not in preferred and any(ts in preferred for _, ts in accepted):
             context_id = None
-        record = None
+        # (message, the association is gone): decided inside the map's lifetime and kept
+        # as plain values, so that no traceback holds views of the map when it closes
+        failure: tuple[str, bool] | None = None
+        sent: tuple[str, TranscodeRecord | None] | StoreOutcome | None = None
         try:
             # the dataset starts where the summary found it when the batch was inspected
-            with (
-                open(f.path, "rb") as fh,
-                mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m,
-                memoryview(m)[f.dataset_offset :] as dataset,
-            ):
-                request = C_STORE_RQ(
-                    MessageID=message_id,
-                    AffectedSOPClassUID=f.sop_class,
-                    AffectedSOPInstanceUID=f.sop_instance,
-                )
-                if context_id is not None:
-                    sent_ts = f.ts
-                    session.channel.send_message(context_id, request, dataset)
-                else:
-                    choice = self._choose(f, accepted)
-                    if isinstance(choice, str):
-                        return StoreOutcome(f.path, f.sop_instance, None, choice)
-                    context_id, sent_ts = choice
-                    if sent_ts == f.ts:
-                        session.channel.send_message(context_id, request, dataset)
-                    elif transfer_syntax(f.ts).native and transfer_syntax(sent_ts).native:
-                        out = bytearray()
-                        transcode_dataset(dataset, f.ts, sent_ts, out.extend, limits=self.limits)
-                        record = TranscodeRecord(
-                            source_ts=f.ts,
-                            target_ts=sent_ts,
-                            path=TranscodePath.SUPPORTED,
-                            codec=NATIVE_CODEC,
-                            original_sop_instance_uid=f.sop_instance,
-                            sop_instance_uid=f.sop_instance,
-                            bytes_in=len(dataset),
-                            bytes_out=len(out),
-                        )
-                        session.channel.send_message(context_id, request, out)
-                    else:
-                        # compressed on one side: the transcoding matrix (codecs)
-                        from storecore.transcode.matrix import transcode as matrix_transcode
-
-                        part10, record = matrix_transcode(
-                            m,
-                            sent_ts,
-                            allow_lossy=self.allow_lossy,
-                            uid_root=self.uid_root,
-                            limits=self.limits,
-                        )
-                        if record.sop_instance_uid != f.sop_instance:  # NEW_UID
-                            request = C_STORE_RQ(
-                                MessageID=message_id,
-                                AffectedSOPClassUID=f.sop_class,
-                                AffectedSOPInstanceUID=record.sop_instance_uid or f.sop_instance,
-                            )
-                        with memoryview(part10) as whole:
-                            offset = read_file_meta(whole).dataset_offset
-                            session.channel.send_message(context_id, request, whole[offset:])
-        except (OSError, StorecoreError) as exc:
-            if isinstance(exc, TransportClosed) or session.channel.closed:
-                raise
-            return StoreOutcome(f.path, f.sop_instance, None, f"not sent: {exc}")
+            with open(f.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                try:
+                    sent = self._send_file(session, f, m, message_id, context_id, accepted)
+                except OSError as exc:  # the socket: the association is gone
+                    failure = (str(exc), True)
+                except StorecoreError as exc:
+                    failure = (str(exc), isinstance(exc, TransportClosed) or session.channel.closed)
+        except OSError as exc:  # opening or mapping the file
+            failure = (str(exc), False)
+        if failure is not None:
+            message, gone = failure
+            if gone:
+                raise TransportClosed(message)
+            return StoreOutcome(f.path, f.sop_instance, None, f"not sent: {message}")
+        if isinstance(sent, StoreOutcome):
+            return sent
+        assert sent is not None
+        sent_ts, record = sent
         response = session.response()
         if (
             not isinstance(response, C_STORE_RSP)
