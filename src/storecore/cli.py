@@ -176,7 +176,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the archive server: a Storage SCP (C-ECHO, C-STORE of every Storage "
         "SOP Class) that stores each instance durably into STORAGE (files under objects/, an "
         "SQLite index) and answers Success only once it is kept (see --durability). Options "
-        "override the --config file (TOML; see storecore.config for every key). On start, what "
+        "override the --config file (TOML; every key in docs/configuration.md). On start, what "
         "a crash left in the spool is recovered. SIGTERM or Ctrl-C stops accepting, lets "
         "associations in flight finish, then exits.",
     )
@@ -597,6 +597,7 @@ def _serve(args: argparse.Namespace) -> int:
     import signal
 
     from storecore.config import ServeConfig, load_config
+    from storecore.net.tls import server_context
     from storecore.scp import StorageSCP
     from storecore.storage import Archive
 
@@ -614,6 +615,7 @@ def _serve(args: argparse.Namespace) -> int:
             allowed_calling_ae_titles=tuple(args.calling_aet) if args.calling_aet else None,
             metrics_port=args.metrics_port,
         )
+        ssl_context = server_context(config)
         archive = Archive(config.path, policy=config.policy(), layout=config.layout)
     except (StorecoreError, OSError) as exc:
         print(f"storecore serve: {exc}", file=sys.stderr)
@@ -647,6 +649,7 @@ def _serve(args: argparse.Namespace) -> int:
             promiscuous=config.promiscuous,
             calling_ae_titles=config.allowed_calling_ae_titles or None,
             max_pdu_length=config.max_pdu_length,
+            ssl_context=ssl_context,
         )
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -654,7 +657,8 @@ def _serve(args: argparse.Namespace) -> int:
         scp.start()
         host, port = scp.address
         print(
-            f"storecore: {config.ae_title} listening on {host}:{port}, archive {config.path} "
+            f"storecore: {config.ae_title} listening on {host}:{port}"
+            f"{' (TLS)' if ssl_context is not None else ''}, archive {config.path} "
             f"(durability {config.durability.value}, duplicates {config.duplicates.value}, "
             f"{archive.index.count() if hasattr(archive.index, 'count') else '?'} instances)",
             flush=True,

@@ -1,58 +1,14 @@
 """The archive server's configuration: a TOML file, checked strictly.
 
 ``storecore serve --config storecore.toml`` reads it; command-line options
-override it. Every key is optional; an unknown table or key, or a value of the
-wrong type, is an error that names it (a typo must not silently fall back to a
-default). The reference file, with every key and its default:
+override it. Every key is optional; an unknown table or key, a value of the
+wrong type or outside its allowed values is an error that names the file, the
+key and the reason (a typo must not silently fall back to a default).
 
-.. code-block:: toml
-
-    [server]
-    ae_title = "STORECORE"        # our AE title: associations calling another are rejected
-    host = "0.0.0.0"
-    port = 11112
-    max_pdu_length = 131072       # the Maximum Length we advertise (PS3.8 D.1)
-
-    [peers]
-    allowed_calling_ae_titles = []  # empty: anyone may store
-
-    [peers.directory]             # where requesters of Storage Commitment listen, for
-    # WORKSTATION1 = "10.0.0.5:11113"  # reports on a new association (PS3.4 J.3.3)
-
-    [accept]
-    sop_classes = []              # empty: every Storage SOP Class (PS3.4 B.5)
-    transfer_syntaxes = []        # empty: every native and encapsulated syntax
-    promiscuous = false           # also accept SOP classes we do not know
-
-    [storage]
-    path = "archive"
-    layout = "study"              # or "hashed"
-    duplicates = "keep"           # keep | overwrite | reject | version
-    durability = "fsync"          # fsync | background
-    store_transfer_syntax = ""    # "": as received; else a native syntax UID or keyword
-    flush_interval = 1.0          # background durability: seconds between syncs
-    min_free_bytes = 1073741824   # refuse (0xA700) below this much free space
-    reservation_bytes = 67108864  # space reserved per instance in flight
-
-    [metrics]                     # present: Prometheus metrics on http://host:port/metrics
-    port = 9464
-    host = "127.0.0.1"
-
-    [[forward]]                   # each: a forwarding rule (storecore.forward)
-    name = "to-pacs"
-    destination = "PACS@10.0.0.9:104"   # AE title @ host : port
-    trigger = "on-store"          # once each matching instance is stored, or
-                                  # "on-study-stable": the study, once quiet for
-    stable_seconds = 60           # this long, as one batch over one association
-    match = { modality = ["CT", "MR"] } # instance keys -> accepted values; absent: all
-    transfer_syntaxes = ["JPEGLSLossless"]  # forward in these by preference (UID or keyword)
-    allow_lossy = false
-    commit = false                # request Storage Commitment; done only once committed
-
-    [validation]                  # present: the SOP Class validators run on every instance
-    mode = "strict"               # strict: an error refuses (0xA900); lenient: stored, 0xB007
-    # warning_status, failure_status, disabled = ["label", ...],
-    # [validation.per_ae.SOME_AE] mode = "lenient"   (see storecore.validators.policy)
+:data:`SETTINGS` declares every table and key (type, default, allowed values,
+what it does, what it risks); the parser checks against it and
+``tools/gen_config_reference.py`` renders it as ``docs/configuration.md``, so
+the reference cannot drift from what is parsed.
 """
 
 from __future__ import annotations
@@ -67,21 +23,226 @@ from storecore.storage.blobstore import Layout
 from storecore.storage.policy import DuplicatePolicy, Durability, StoragePolicy
 from storecore.uid import transfer_syntax
 
-__all__ = ["ConfigError", "ServeConfig", "load_config"]
+__all__ = ["SETTINGS", "TABLES", "ConfigError", "ServeConfig", "Setting", "load_config"]
 
 
 class ConfigError(StorecoreError):
-    """The configuration file is wrong; the message names the key."""
+    """The configuration file is wrong; the message names the file and the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One key of the configuration file.
+
+    Attributes
+    ----------
+    table : str
+        The TOML table, dotted (``"server.tls"``); ``"forward"`` is the array
+        of tables ``[[forward]]``.
+    key : str
+        The key; ``"*"``: any key (e.g. an AE title in ``[peers.directory]``).
+    kind : str
+        ``string``, ``integer``, ``number``, ``boolean``, ``list of strings``,
+        ``table``, ``status`` (an integer, or a string like ``"0xB007"``).
+    default : object
+        The value when the key is absent (None: none, e.g. a required key).
+    doc : str
+        What it does (Markdown, one paragraph).
+    field : str or None
+        The :class:`ServeConfig` field it sets; None: its table's own reader
+        takes it (``[[forward]]``, ``[validation]``, ``[peers.directory]``).
+    choices : tuple of str
+        The allowed values (empty: any of `kind`).
+    risk : str
+        What choosing a non-default value risks, where it matters.
+    example : object
+        A valid value, for the reference and the tests (None: the default).
+    """
+
+    table: str
+    key: str
+    kind: str
+    default: Any
+    doc: str
+    field: str | None = None
+    choices: tuple[str, ...] = ()
+    risk: str = ""
+    example: Any = None
+
+
+#: table -> what it is for (the reference's section text), in reference order
+TABLES: dict[str, str] = {
+    "server": "The DICOM listener: who we are and where we listen.",
+    "server.tls": "TLS on the listener (PS3.15 B.1, the Basic TLS Secure Transport "
+    "Connection Profile). Present with `certificate` and `private_key`: every "
+    "association is TLS; a plain TCP peer cannot associate.",
+    "peers": "Who may associate.",
+    "peers.directory": "Where the requesters of Storage Commitment listen, for reports "
+    "sent on a new association (PS3.4 J.3.3), keyed by AE title.",
+    "accept": "What the SCP accepts in association negotiation (PS3.4 B.5, PS3.5 Section 10).",
+    "storage": "The archive folder and its policies (storecore.storage.policy).",
+    "metrics": "Present: Prometheus metrics on `http://host:port/metrics`.",
+    "forward": "`[[forward]]`, once per rule: forwarding (storecore.forward). Each stored "
+    "instance that matches is queued for the rule's destination in the transaction that "
+    "indexes it.",
+    "validation": "Present: the SOP Class validators run on every instance "
+    "(storecore.validators.policy; PS3.4 B.2.3 statuses).",
+}
+
+_DURABILITY_RISK = (
+    "`background` answers Success before the data is on disk: a power loss or OS crash "
+    "loses what arrived since the last flush (up to `flush_interval` seconds) although the "
+    "sender was told it was stored. A process crash loses nothing."
+)
+
+#: every key of every table, in reference order
+SETTINGS: tuple[Setting, ...] = (
+    Setting("server", "ae_title", "string", "STORECORE",
+            "Our AE title; an association calling another is rejected (PS3.8 7.1.1.4).",
+            "ae_title", example="ARCHIVE"),
+    Setting("server", "host", "string", "0.0.0.0", "The address to listen on.", "host",
+            example="127.0.0.1"),
+    Setting("server", "port", "integer", 11112, "The TCP port to listen on (0..65535).",
+            "port", example=104),
+    Setting("server", "max_pdu_length", "integer", 131072,
+            "The Maximum Length we advertise for received P-DATA PDUs (PS3.8 D.1).",
+            "max_pdu_length", example=16384),
+    Setting("server.tls", "certificate", "string", "",
+            "PEM file of our certificate (chain); relative to the config file.",
+            "tls_certificate", example="server.pem"),
+    Setting("server.tls", "private_key", "string", "",
+            "PEM file of the certificate's private key; relative to the config file.",
+            "tls_private_key", example="server.key"),
+    Setting("server.tls", "ca_certificates", "string", "",
+            "PEM file of the CAs whose client certificates are trusted; relative to the "
+            "config file. Empty: the system's.", "tls_ca_certificates", example="ca.pem"),
+    Setting("server.tls", "require_client_certificate", "boolean", False,
+            "Refuse a TLS connection whose client presents no certificate signed by "
+            "`ca_certificates` (mutual TLS).", "tls_require_client_certificate",
+            risk="`false`: any client that completes the handshake may associate; restrict "
+            "callers with `peers.allowed_calling_ae_titles`.", example=True),
+    Setting("peers", "allowed_calling_ae_titles", "list of strings", [],
+            "Calling AE titles allowed to associate; empty: anyone may store.",
+            "allowed_calling_ae_titles",
+            risk="Empty accepts any caller that can reach the port.", example=["MODALITY1"]),
+    Setting("peers.directory", "*", "string", None,
+            "`AE_TITLE = \"HOST:PORT\"`: the address a Storage Commitment report for that "
+            "requester is sent to when it was not on the request's association.",
+            example="10.0.0.5:11113"),
+    Setting("accept", "sop_classes", "list of strings", [],
+            "Storage SOP Class UIDs accepted; empty: every Storage SOP Class (PS3.4 B.5).",
+            "sop_classes", example=["1.2.840.10008.5.1.4.1.1.2"]),
+    Setting("accept", "transfer_syntaxes", "list of strings", [],
+            "Transfer Syntax UIDs accepted; empty: every native and encapsulated syntax.",
+            "transfer_syntaxes", example=["1.2.840.10008.1.2.1"]),
+    Setting("accept", "promiscuous", "boolean", False,
+            "Also accept SOP classes storecore does not know (stored as received).",
+            "promiscuous", risk="Unknown classes are stored without any check of their IOD.",
+            example=True),
+    Setting("storage", "path", "string", "archive",
+            "The archive folder (objects/, index.sqlite, spool); relative to the config file.",
+            "path", example="/var/lib/storecore"),
+    Setting("storage", "layout", "string", "study",
+            "How stored files are named under objects/.", "layout",
+            choices=tuple(x.value for x in Layout), example="hashed"),
+    Setting("storage", "duplicates", "string", "keep",
+            "A C-STORE of a SOP Instance UID already stored with different content: "
+            "`keep` the stored copy (0x0000), `overwrite` it (0x0000), `reject` it (0x0111 "
+            "Duplicate SOP Instance), or keep both as `version`s (0x0000). Same content: "
+            "0x0000, nothing changes.", "duplicates",
+            choices=tuple(x.value for x in DuplicatePolicy),
+            risk="`overwrite` loses the first copy; `keep` silently ignores a corrected resend.",
+            example="version"),
+    Setting("storage", "durability", "string", "fsync",
+            "When Success is answered: `fsync`, once the file, its folder entry and the index "
+            "row are on disk; `background`, once in the page cache (a flusher syncs every "
+            "`flush_interval` seconds; Storage Commitment only commits synced instances).",
+            "durability", choices=tuple(x.value for x in Durability), risk=_DURABILITY_RISK,
+            example="background"),
+    Setting("storage", "store_transfer_syntax", "string", "",
+            "Store in this native syntax (UID or keyword, e.g. `ExplicitVRLittleEndian`); "
+            "empty: as received.", "store_transfer_syntax", example="ExplicitVRLittleEndian"),
+    Setting("storage", "flush_interval", "number", 1.0,
+            "Seconds between the background flusher's syncs (> 0).", "flush_interval",
+            risk="With `durability = \"background\"`, the data a power loss can lose.",
+            example=0.5),
+    Setting("storage", "min_free_bytes", "integer", 1 << 30,
+            "Refuse a C-STORE (0xA700 Out of Resources) before reading it when free space "
+            "would fall below this.", "min_free_bytes",
+            risk="0 lets the disk fill up; the filesystem's own errors then answer 0xA700.",
+            example=0),
+    Setting("storage", "reservation_bytes", "integer", 64 << 20,
+            "Space each instance in flight reserves against `min_free_bytes`, grown by this "
+            "as its bytes arrive.", "reservation_bytes", example=1 << 20),
+    Setting("metrics", "port", "integer", 9464,
+            "TCP port of the metrics endpoint (0: any free one).", "metrics_port",
+            example=9465),
+    Setting("metrics", "host", "string", "127.0.0.1",
+            "Address of the metrics endpoint.", "metrics_host",
+            risk="Another address exposes the archive's counters (no authentication).",
+            example="0.0.0.0"),
+    Setting("forward", "name", "string", None,
+            "The rule's name, unique (required; `storecore archive forward --to NAME`).",
+            example="to-pacs"),
+    Setting("forward", "destination", "string", None,
+            "`AE@HOST:PORT`: the Storage SCP to send to (required).",
+            example="PACS@10.0.0.9:104"),
+    Setting("forward", "trigger", "string", "on-store",
+            "`on-store`: each matching instance once stored; `on-study-stable`: the whole "
+            "study over one association once no instance of it arrived for `stable_seconds`.",
+            choices=("on-store", "on-study-stable"), example="on-study-stable"),
+    Setting("forward", "stable_seconds", "number", 60.0,
+            "With `on-study-stable`: the quiet time that makes a study stable (>= 0).",
+            example=30),
+    Setting("forward", "match", "table", {},
+            "Index key -> accepted values (lists of strings), e.g. `{ modality = [\"CT\"] }`; "
+            "empty: every instance.", example={"modality": ["CT", "MR"]}),
+    Setting("forward", "transfer_syntaxes", "list of strings", [],
+            "Syntaxes to send in by preference (UIDs or keywords), through the transcoding "
+            "matrix; empty: as stored, else what the destination accepts.",
+            example=["JPEGLSLossless"]),
+    Setting("forward", "allow_lossy", "boolean", False,
+            "Allow lossy output when the destination accepts nothing lossless (NEW_UID: a "
+            "new SOP Instance UID).", risk="The destination gets a lossy copy.", example=True),
+    Setting("forward", "commit", "boolean", False,
+            "Request Storage Commitment after each batch; a job is done only once committed.",
+            example=True),
+    Setting("validation", "mode", "string", "strict",
+            "What a validator's error does: `strict` refuses the instance (0xA900); "
+            "`lenient` stores it and answers 0xB007.", choices=("strict", "lenient"),
+            risk="`lenient` archives instances that do not match their SOP Class.",
+            example="lenient"),
+    Setting("validation", "warning_status", "status", None,
+            "The status a warning is answered with (e.g. `0xB007`); absent: warnings are "
+            "recorded, not answered.", example="0xB007"),
+    Setting("validation", "failure_status", "status", "0xB007",
+            "The status when a validator raised or could not be loaded (the instance is "
+            "stored, the failure recorded).", example="0xA900"),
+    Setting("validation", "disabled", "list of strings", [],
+            "Labels of validators not to run, e.g. `builtin:iod`.", example=["builtin:iod"]),
+    Setting("validation", "per_ae", "table", {},
+            "Calling AE title -> a table of the keys above that differ for that sender, e.g. "
+            "`[validation.per_ae.OLD_CT]` `mode = \"lenient\"`.",
+            example={"OLD_CT": {"mode": "lenient"}}),
+)  # fmt: skip
+
+_BY_TABLE: dict[str, dict[str, Setting]] = {}
+for _s in SETTINGS:
+    _BY_TABLE.setdefault(_s.table, {})[_s.key] = _s
 
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """What ``storecore serve`` runs with."""
+    """What ``storecore serve`` runs with (see :data:`SETTINGS` for each field)."""
 
     ae_title: str = "STORECORE"
     host: str = "0.0.0.0"
     port: int = 11112
     max_pdu_length: int = 128 * 1024
+    tls_certificate: Path | None = None
+    tls_private_key: Path | None = None
+    tls_ca_certificates: Path | None = None
+    tls_require_client_certificate: bool = False
     allowed_calling_ae_titles: tuple[str, ...] = ()
     directory: tuple[tuple[str, str, int], ...] = ()
     sop_classes: tuple[str, ...] = ()
@@ -101,7 +262,12 @@ class ServeConfig:
     validation: dict[str, Any] | None = field(default=None, compare=False)
     source: Path | None = field(default=None, compare=False)
 
-    def policy(self) -> StoragePolicy:
+    def policy(self, *, observe_finding: Any = None) -> StoragePolicy:
+        """The archive's storage policy.
+
+        `observe_finding`, if given, is called with each validator finding
+        (``storecore.validators.Finding``), e.g. to count them in the metrics.
+        """
         policy = StoragePolicy(
             duplicates=self.duplicates,
             durability=self.durability,
@@ -122,6 +288,7 @@ class ServeConfig:
             ValidationConfig.from_mapping(self.validation),
             limits=policy.limits,
             lenient_odd_length=policy.lenient_odd_length,
+            observe=observe_finding,
         )
         return replace(policy, validators=(check,))
 
@@ -131,45 +298,63 @@ class ServeConfig:
         return _check(replace(self, **given), "command line")
 
 
-# table -> key -> (field, expected type)
-_SCHEMA: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
-    "server": {
-        "ae_title": ("ae_title", str),
-        "host": ("host", str),
-        "port": ("port", int),
-        "max_pdu_length": ("max_pdu_length", int),
-    },
-    "peers": {
-        "allowed_calling_ae_titles": ("allowed_calling_ae_titles", list),
-        "directory": ("directory", dict),
-    },
-    "accept": {
-        "sop_classes": ("sop_classes", list),
-        "transfer_syntaxes": ("transfer_syntaxes", list),
-        "promiscuous": ("promiscuous", bool),
-    },
-    "storage": {
-        "path": ("path", str),
-        "layout": ("layout", str),
-        "duplicates": ("duplicates", str),
-        "durability": ("durability", str),
-        "store_transfer_syntax": ("store_transfer_syntax", str),
-        "flush_interval": ("flush_interval", (int, float)),
-        "min_free_bytes": ("min_free_bytes", int),
-        "reservation_bytes": ("reservation_bytes", int),
-    },
-    "metrics": {"port": ("metrics_port", int), "host": ("metrics_host", str)},
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "list of strings": (list,),
+    "table": (dict,),
+    "status": (int, str),
 }
 
-_ENUMS: dict[str, type[Layout] | type[DuplicatePolicy] | type[Durability]] = {
-    "layout": Layout,
-    "duplicates": DuplicatePolicy,
-    "durability": Durability,
-}
+# a relative file name in these is relative to the config file, not the cwd
+_PATHS = ("path", "tls_certificate", "tls_private_key", "tls_ca_certificates")
+
+
+def _checked(where: str, name: str, setting: Setting, value: Any) -> Any:
+    """`value` if it is of the setting's kind and among its choices, else ConfigError."""
+    kinds = _TYPES[setting.kind]
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        raise ConfigError(f"{where}: {name} has the wrong type ({value!r}; {setting.kind})")
+    if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {name} must be a list of strings ({value!r})")
+    if setting.choices and value not in setting.choices:
+        *first, last = setting.choices
+        raise ConfigError(f"{where}: {name} = {value!r}: choose {', '.join(first)} or {last}")
+    return value
+
+
+def _table(where: str, table: str, content: Any) -> dict[str, Any]:
+    """The keys of a table, each checked against :data:`SETTINGS`."""
+    if not isinstance(content, dict):
+        raise ConfigError(f"{where}: {table} must be a table ([{table}])")
+    keys = _BY_TABLE[table]
+    out: dict[str, Any] = {}
+    for key, value in content.items():
+        subtable = f"{table}.{key}"
+        if subtable in _BY_TABLE:
+            out[key] = value  # read by its own table's reader
+            continue
+        setting = keys.get(key) or keys.get("*")
+        if setting is None:
+            known = ", ".join(k for k in keys) + "".join(
+                f", [{t}]" for t in _BY_TABLE if t.startswith(table + ".")
+            )
+            raise ConfigError(f"{where}: unknown key {table}.{key} (known: {known})")
+        out[key] = _checked(where, f"{table}.{key}", setting, value)
+    return out
 
 
 def load_config(path: str | Path) -> ServeConfig:
-    """Read and check a TOML configuration file."""
+    """Read and check a TOML configuration file.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read, is not TOML, or a table or key is unknown, of
+        the wrong type or value; the message names the file and the key.
+    """
     source = Path(path)
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
@@ -177,77 +362,73 @@ def load_config(path: str | Path) -> ServeConfig:
         raise ConfigError(f"{source}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    where = str(source)
     values: dict[str, Any] = {}
     for table, content in data.items():
+        if table not in TABLES or "." in table:
+            known = ", ".join(t for t in TABLES if "." not in t)
+            raise ConfigError(f"{where}: unknown table [{table}] (known: {known})")
         if table == "forward":
             values["forward"] = _forward_rules(source, content, data)
             continue
+        keys = _table(where, table, content)
         if table == "validation":
-            if not isinstance(content, dict):
-                raise ConfigError(f"{source}: validation must be a table")
-            from storecore.validators import ValidationConfig
-
-            try:
-                ValidationConfig.from_mapping(content)
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"{source}: [validation]: {exc}") from None
-            values["validation"] = dict(content)
+            values["validation"] = _validation(where, keys)
             continue
-        schema = _SCHEMA.get(table)
-        if schema is None:
-            known = ", ".join([*_SCHEMA, "validation"])
-            raise ConfigError(f"{source}: unknown table [{table}] (known: {known})")
-        if not isinstance(content, dict):
-            raise ConfigError(f"{source}: {table} must be a table")
-        for key, value in content.items():
-            if key not in schema:
-                raise ConfigError(
-                    f"{source}: unknown key {table}.{key} (known: {', '.join(schema)})"
-                )
-            name, kind = schema[key]
-            if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-                raise ConfigError(f"{source}: {table}.{key} has the wrong type ({value!r})")
-            values[name] = value
-    for name in ("allowed_calling_ae_titles", "sop_classes", "transfer_syntaxes"):
-        if name in values:
-            if not all(isinstance(v, str) for v in values[name]):
-                raise ConfigError(f"{source}: {name} must be a list of strings")
-            values[name] = tuple(values[name])
+        if table == "metrics":
+            # the table's presence turns the endpoint on, on its default port
+            values["metrics_port"] = _BY_TABLE["metrics"]["port"].default
+        _collect(where, table, keys, values)
     if "directory" in values:
-        entries = []
-        for ae, address in values["directory"].items():
-            host, _, port = str(address).rpartition(":")
-            if not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ConfigError(f"{source}: peers.directory.{ae} = {address!r}: use HOST:PORT")
-            entries.append((ae, host, int(port)))
-        values["directory"] = tuple(entries)
-    for name, enum in _ENUMS.items():
+        values["directory"] = _directory(where, values["directory"])
+    for name, enum in (("layout", Layout), ("duplicates", DuplicatePolicy)):
         if name in values:
-            try:
-                values[name] = enum(values[name])
-            except ValueError:
-                choices = " | ".join(e.value for e in enum)
-                raise ConfigError(
-                    f"{source}: storage.{name} = {values[name]!r}: choose {choices}"
-                ) from None
-    if "path" in values:
-        # a relative storage path is relative to the config file, not the cwd
-        values["path"] = (source.parent / values["path"]).resolve()
+            values[name] = enum(values[name])
+    if "durability" in values:
+        values["durability"] = Durability(values["durability"])
+    for name in _PATHS:
+        if name in values:
+            values[name] = (source.parent / values[name]).resolve() if values[name] else None
     if values.get("store_transfer_syntax") == "":
         values["store_transfer_syntax"] = None
-    return _check(ServeConfig(**values, source=source), str(source))
+    return _check(ServeConfig(**values, source=source), where)
 
 
-_FORWARD_KEYS = {
-    "name",
-    "destination",
-    "trigger",
-    "stable_seconds",
-    "match",
-    "allow_lossy",
-    "transfer_syntaxes",
-    "commit",
-}
+def _collect(where: str, table: str, keys: dict[str, Any], values: dict[str, Any]) -> None:
+    for key, value in keys.items():
+        subtable = f"{table}.{key}"
+        if subtable == "peers.directory":
+            values["directory"] = _table(where, subtable, value)
+        elif subtable in _BY_TABLE:
+            _collect(where, subtable, _table(where, subtable, value), values)
+        else:
+            name = _BY_TABLE[table][key].field
+            assert name is not None
+            values[name] = tuple(value) if isinstance(value, list) else value
+
+
+def _directory(where: str, entries: dict[str, str]) -> tuple[tuple[str, str, int], ...]:
+    out = []
+    for ae, address in entries.items():
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{where}: peers.directory.{ae} = {address!r}: use HOST:PORT")
+        out.append((ae, host, int(port)))
+    return tuple(out)
+
+
+def _validation(where: str, table: dict[str, Any]) -> dict[str, Any]:
+    from storecore.validators import ValidationConfig
+
+    for ae, override in table.get("per_ae", {}).items():
+        if not isinstance(override, dict):
+            raise ConfigError(f"{where}: validation.per_ae.{ae} must be a table")
+        _table(f"{where}: validation.per_ae.{ae}", "validation", override)
+    try:
+        ValidationConfig.from_mapping(table)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: [validation]: {exc}") from None
+    return dict(table)
 
 
 def _forward_rules(source: Path, content: Any, data: dict[str, Any]) -> tuple[Any, ...]:
@@ -256,48 +437,50 @@ def _forward_rules(source: Path, content: Any, data: dict[str, Any]) -> tuple[An
     if not isinstance(content, list):
         raise ConfigError(f"{source}: forward must be an array of tables ([[forward]])")
     ae_title = str(data.get("server", {}).get("ae_title", "STORECORE"))
+    keys = _BY_TABLE["forward"]
     rules = []
     for n, rule in enumerate(content, start=1):
         where = f"{source}: forward #{n}"
         if not isinstance(rule, dict):
             raise ConfigError(f"{where} must be a table")
-        unknown = set(rule) - _FORWARD_KEYS
+        unknown = set(rule) - set(keys)
         if unknown:
-            known = ", ".join(sorted(_FORWARD_KEYS))
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]} (known: {known})")
-        name = rule.get("name")
-        if not isinstance(name, str) or not name:
+            raise ConfigError(
+                f"{where}: unknown key {sorted(unknown)[0]} (known: {', '.join(keys)})"
+            )
+        if not rule.get("name"):
             raise ConfigError(f"{where}: name is required")
-        trigger = rule.get("trigger", "on-store")
-        if trigger not in ("on-store", "on-study-stable"):
-            raise ConfigError(f"{where}: trigger {trigger!r}: on-store or on-study-stable")
-        stable = rule.get("stable_seconds", 60.0)
-        if isinstance(stable, bool) or not isinstance(stable, int | float) or stable < 0:
+        if "destination" not in rule:
+            raise ConfigError(f"{where}: destination is required")
+        given = {k: _checked(where, k, keys[k], v) for k, v in rule.items()}
+        value = {k: s.default for k, s in keys.items()} | given
+        stable = value["stable_seconds"]
+        if stable < 0:
             raise ConfigError(f"{where}: stable_seconds must be a number of seconds >= 0")
-        dest = str(rule.get("destination", ""))
+        dest = value["destination"]
         ae, _, address = dest.partition("@")
         host, _, port = address.rpartition(":")
         if not ae or not host or not port.isdigit():
             raise ConfigError(f"{where}: destination {dest!r}: use AE@HOST:PORT")
-        match = rule.get("match", {})
-        if not isinstance(match, dict) or not all(
+        match = value["match"]
+        if not all(
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in match.values()
         ):
             raise ConfigError(f"{where}: match must map keys to lists of strings")
         rules.append(
             ForwardRule(
-                name=name,
+                name=value["name"],
                 ae_title=ae,
                 host=host,
                 port=int(port),
                 match={k: tuple(v) for k, v in match.items()},
-                allow_lossy=bool(rule.get("allow_lossy", False)),
+                allow_lossy=value["allow_lossy"],
                 calling_ae_title=ae_title,
-                trigger=trigger,
+                trigger=value["trigger"],
                 stable_seconds=float(stable),
-                commit=bool(rule.get("commit", False)),
+                commit=value["commit"],
                 transfer_syntaxes=tuple(
-                    _forward_syntax(where, t) for t in rule.get("transfer_syntaxes", [])
+                    _forward_syntax(where, t) for t in value["transfer_syntaxes"]
                 ),
             )
         )
@@ -316,6 +499,8 @@ def _forward_syntax(where: str, value: object) -> str:
 def _check(config: ServeConfig, where: str) -> ServeConfig:
     if not 0 <= config.port <= 65535:
         raise ConfigError(f"{where}: port {config.port} is out of range")
+    if config.metrics_port is not None and not 0 <= config.metrics_port <= 65535:
+        raise ConfigError(f"{where}: metrics.port {config.metrics_port} is out of range")
     if config.store_transfer_syntax:
         try:
             ts = transfer_syntax(config.store_transfer_syntax)
@@ -333,4 +518,13 @@ def _check(config: ServeConfig, where: str) -> ServeConfig:
     for name in ("min_free_bytes", "reservation_bytes"):
         if getattr(config, name) < 0:
             raise ConfigError(f"{where}: {name} must be >= 0")
+    tls = (config.tls_certificate, config.tls_private_key)
+    if any(tls) and not all(tls):
+        raise ConfigError(f"{where}: server.tls needs both certificate and private_key")
+    if not config.tls_certificate and (
+        config.tls_ca_certificates or config.tls_require_client_certificate
+    ):
+        raise ConfigError(f"{where}: server.tls: certificate and private_key are missing")
+    if config.tls_require_client_certificate and not config.tls_ca_certificates:
+        raise ConfigError(f"{where}: server.tls.require_client_certificate needs ca_certificates")
     return config

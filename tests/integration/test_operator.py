@@ -117,7 +117,7 @@ def test_a_broken_config_is_rejected_with_file_key_and_reason(tmp_path: Path) ->
         ("[peers.directory]\nWS1 = 'nowhere'\n", "peers.directory.WS1 = 'nowhere': use HOST:PORT"),
         ("[storage]\nstore_transfer_syntax = 'JPEGBaseline8Bit'\n", "only native syntaxes"),
         ("[metrics]\nport = 9464\nhots = 'x'\n", "unknown key metrics.hots"),
-        ("[validation]\nmode = 'paranoid'\n", "[validation]"),
+        ("[validation]\nmode = 'paranoid'\n", "validation.mode = 'paranoid': choose strict or"),
         ("[server\n", "not valid TOML"),
     ):
         config.write_text(text)

@@ -31,7 +31,7 @@ import enum
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 
@@ -326,13 +326,17 @@ class Registry:
         *,
         limits: Limits = DEFAULT_LIMITS,
         lenient_odd_length: bool = False,
+        observe: Callable[[Finding], object] | None = None,
     ) -> IngestValidator:
         """The callable to put in ``StoragePolicy(validators=...)``.
 
         Pass the policy's ``limits`` and ``lenient_odd_length`` so the
-        validator reads what the ingest scanner accepted.
+        validator reads what the ingest scanner accepted. `observe`, if given,
+        sees every finding, answered or not (the server's metrics count them).
         """
-        return IngestValidator(self, config or ValidationConfig(), limits, lenient_odd_length)
+        return IngestValidator(
+            self, config or ValidationConfig(), limits, lenient_odd_length, observe
+        )
 
 
 def _failure(label: str, why: str) -> Finding:
@@ -363,11 +367,13 @@ class IngestValidator:
         config: ValidationConfig,
         limits: Limits,
         lenient_odd_length: bool,
+        observe: Callable[[Finding], object] | None = None,
     ) -> None:
         self.registry = registry
         self.config = config
         self.limits = limits
         self.lenient_odd_length = lenient_odd_length
+        self.observe = observe
         self._configs: dict[str, ValidationConfig] = {}
 
     def _config_for(self, ae: str) -> ValidationConfig:
@@ -403,6 +409,8 @@ class IngestValidator:
         failures: list[StatusFinding] = []
         warnings: list[StatusFinding] = []
         for f in self.findings(instance):
+            if self.observe is not None:
+                self.observe(f)
             status = config.status(f)
             if status is None:
                 continue

@@ -1,0 +1,132 @@
+"""The configuration file: the declarative schema, its generated reference, the parser.
+
+storecore.config.SETTINGS is the one list of keys; the parser checks files
+against it and tools/gen_config_reference.py renders docs/configuration.md
+from it. These tests notice a stale reference, a key accepted but not
+documented (or documented but refused), and a table whose own reader
+(``[validation]``) drifted from the schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from storecore.config import SETTINGS, TABLES, ConfigError, ServeConfig, load_config
+from storecore.validators import ValidationConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOL = ROOT / "tools" / "gen_config_reference.py"
+REFERENCE = ROOT / "docs" / "configuration.md"
+
+
+def _example_file() -> str:
+    text = REFERENCE.read_text(encoding="utf-8")
+    match = re.search(r"## A file with every key\n\n```toml\n(.*?)```", text, re.S)
+    assert match, "the reference has no example file"
+    return match.group(1)
+
+
+def test_the_committed_reference_is_what_the_tool_generates() -> None:
+    run = subprocess.run(
+        [sys.executable, str(TOOL), "--check"], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr  # says: run python3 tools/gen_config_reference.py
+
+
+def test_the_reference_documents_exactly_the_keys_the_schema_has() -> None:
+    text = REFERENCE.read_text(encoding="utf-8")
+    documented = set(re.findall(r"^### `([a-z_.]+\.[^`]+)`$", text, re.M))
+    schema = {f"{s.table}.{'<AE title>' if s.key == '*' else s.key}" for s in SETTINGS}
+    assert documented == schema
+    assert set(re.findall(r"^## `\[+([a-z_.]+)\]+`$", text, re.M)) == set(TABLES)
+
+
+def test_every_documented_key_is_accepted_and_changes_its_setting(tmp_path: Path) -> None:
+    path = tmp_path / "storecore.toml"
+    path.write_text(_example_file())
+    config = load_config(path)
+    default = ServeConfig()
+    for s in SETTINGS:
+        if s.field is not None:
+            assert getattr(config, s.field) != getattr(default, s.field), s
+    assert config.directory == (("WORKSTATION1", "10.0.0.5", 11113),)
+    assert [r.name for r in config.forward] == ["to-pacs"]
+    assert config.forward[0].trigger == "on-study-stable"
+    assert config.validation is not None and config.validation["mode"] == "lenient"
+    # relative file names are relative to the config file
+    assert config.tls_certificate == tmp_path / "server.pem"
+
+
+@pytest.mark.parametrize("table", [t for t in TABLES if t != "peers.directory"])
+def test_a_key_the_reference_lacks_is_refused(tmp_path: Path, table: str) -> None:
+    path = tmp_path / "storecore.toml"
+    if table == "forward":
+        text = '[[forward]]\nname = "x"\ndestination = "A@h:1"\nnot_a_key = 1\n'
+    else:
+        text = f"[{table}]\nnot_a_key = 1\n"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"unknown key .*not_a_key") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_an_unknown_table_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "storecore.toml"
+    path.write_text("[storag]\npath = 'x'\n")
+    with pytest.raises(ConfigError, match=r"unknown table \[storag\]"):
+        load_config(path)
+
+
+def test_the_validation_keys_are_those_validation_config_reads() -> None:
+    keys = {s.key for s in SETTINGS if s.table == "validation"}
+    assert keys == {f.name for f in dataclasses.fields(ValidationConfig)}
+    for s in SETTINGS:
+        if s.table == "validation":
+            ValidationConfig.from_mapping({s.key: s.example})
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[server]\nport = 'eleven'\n", "server.port has the wrong type ('eleven'; integer)"),
+        ("[server]\nport = true\n", "server.port has the wrong type"),
+        ("[server]\nport = 70000\n", "port 70000 is out of range"),
+        ("[storage]\ndurability = 'later'\n", "storage.durability = 'later': choose fsync or"),
+        ("[storage]\nlayout = 'flat'\n", "storage.layout = 'flat': choose study or hashed"),
+        ("[accept]\nsop_classes = [1]\n", "accept.sop_classes must be a list of strings"),
+        ("[validation]\nmode = 'paranoid'\n", "validation.mode = 'paranoid'"),
+        ("[validation.per_ae.X]\nmode = 1\n", "validation.per_ae.X: validation.mode"),
+        ("[server.tls]\ncertificate = 'c.pem'\n", "needs both certificate and private_key"),
+        ("[server.tls]\nrequire_client_certificate = true\n", "certificate and private_key"),
+        (
+            "[server.tls]\ncertificate = 'c'\nprivate_key = 'k'\n"
+            "require_client_certificate = true\n",
+            "require_client_certificate needs ca_certificates",
+        ),
+        ("[server.tls]\ncert = 'c'\n", "unknown key server.tls.cert"),
+        ("[server]\ntls = 1\n", "server.tls must be a table"),
+        ("[[forward]]\nname = 'x'\n", "forward #1: destination is required"),
+        ("[[forward]]\nname = 'x'\ndestination = 'A@h:1'\ncommit = 'yes'\n", "commit has"),
+        ("[metrics]\nport = -1\n", "metrics.port -1 is out of range"),
+    ],
+)
+def test_a_bad_value_names_the_file_key_and_reason(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "storecore.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value) and words in str(info.value), str(info.value)
+
+
+def test_the_metrics_table_alone_turns_the_endpoint_on(tmp_path: Path) -> None:
+    path = tmp_path / "storecore.toml"
+    path.write_text("[metrics]\n")
+    assert load_config(path).metrics_port == 9464
+    path.write_text("[server]\n")
+    assert load_config(path).metrics_port is None
