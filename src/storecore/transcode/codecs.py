@@ -7,29 +7,39 @@ to install. Several codecs for one syntax are tried in an explicit precedence:
 user-registered, then ``storecore.codecs`` entry points, then the built-ins
 below, which are ordered fastest first.
 
-Why this order (measured on the 512x512 16-bit CT of ``benchmarks/_corpus.py``,
-one frame, medians of 20 runs on the 2-core reference machine; reproduce with
-``PYTHONPATH=src python3 -m pytest benchmarks/test_bench_codec.py --benchmark-only``):
+Why this order (per syntax and direction; measured by
+``benchmarks/codec_compare.py`` on the 512x512 16-bit CT of
+``benchmarks/_corpus.py``, file to file, medians of interleaved rounds on the
+2-core reference machine; the figures of one run are in benchmarks/README.md,
+"Codecs"):
 
-=====================  ==========================================  =========================
-syntax / direction     imagecodecs (first)                         fallback
-=====================  ==========================================  =========================
-JPEG lossless decode   libjpeg-turbo 3.1 1.4 ms                    pylibjpeg-libjpeg 8.4 ms
-JPEG lossless encode   libjpeg-turbo 3.1 7.5 ms                    (none: pydicom has none)
-JPEG baseline decode   libjpeg-turbo; matches GDCM/Pillow/dcmtk    pylibjpeg-libjpeg (differs
-                                                                   by +-1 on ~1% of pixels)
-JPEG-LS decode         CharLS 2.4 4.2 ms                           pyjpegls 4.4, libjpeg 19.5
-JPEG-LS encode         CharLS 2.4 5.1 ms                           pyjpegls 7.7 ms
-JPEG 2000 decode       OpenJPEG 2.5, 2 threads 18.4 ms             pylibjpeg-openjpeg 31.4 ms
-JPEG 2000 encode       OpenJPEG 2.5, 2 threads 20.2 ms (lossless)  pylibjpeg-openjpeg 35.8 ms
-HTJ2K decode / encode  OpenJPH 1.2 / 2.2 ms                        pylibjpeg-openjpeg (decode)
-RLE decode / encode    (imagecodecs: decode only, 0.24 ms)         pylibjpeg-rle 0.25 / 5.2 ms
-=====================  ==========================================  =========================
+=====================  =============================================  ==========================
+syntax / direction     first                                          then
+=====================  =============================================  ==========================
+JPEG lossless decode   imagecodecs (libjpeg-turbo 3.1) 1.4 ms         pylibjpeg-libjpeg 8-13 ms
+JPEG lossless encode   imagecodecs (libjpeg-turbo 3.1) 7.6 ms         (python-gdcm: 10.3 ms)
+JPEG baseline decode   imagecodecs; matches GDCM/Pillow/dcmtk         pylibjpeg-libjpeg (differs
+                                                                      by +-1 on ~1% of pixels)
+JPEG-LS decode         imagecodecs (CharLS 2.4) 4.5 ms                pyjpegls 3.9-4.4 (CharLS
+                                                                      2.x: the same coder),
+                                                                      pylibjpeg-libjpeg 23 ms
+JPEG-LS encode         imagecodecs (CharLS 2.4) 4.9 ms                pyjpegls 7.7 ms (and any
+                                                                      Bits Stored)
+JPEG 2000 decode       imagecodecs (OpenJPEG 2.5, 2 threads) 19.5 ms  pylibjpeg-openjpeg 27.5 ms
+JPEG 2000 encode       imagecodecs (OpenJPEG 2.5) 30 ms (lossless)    pylibjpeg-openjpeg (lossy)
+HTJ2K decode / encode  imagecodecs (OpenJPH) 1.2 / 2.2 ms             pylibjpeg-openjpeg (decode)
+RLE decode             imagecodecs 0.22 ms                            pylibjpeg-rle 0.30 ms
+RLE encode             python-gdcm 1.0 ms                             pylibjpeg-rle 4.5 ms
+=====================  =============================================  ==========================
 
-RLE is the exception: pylibjpeg-rle comes first because it is the only one of
-the two that also encodes, and its decoder is as fast. python-gdcm is not
-registered: in process it is slower than imagecodecs for every pair but RLE
-encoding (ANCHORS: 1.4 ms), and it works on whole datasets, not frames.
+pylibjpeg-libjpeg comes last wherever it appears: it is the slowest decoder of
+every syntax it reads (it once came before CharLS for JPEG-LS, at 5x the time).
+python-gdcm is registered for RLE encoding only, the one pair where it is the
+fastest library (imagecodecs has no DICOM RLE encoder: ``dicomrle_encode``
+raises NotImplementedError); it is optional: without it pylibjpeg-rle encodes.
+No installed library encodes JPEG 2000 Part 2 multi-component (OpenJPEG,
+OpenJPH and GDCM code Part 1/15 only): those targets are NOT_SUPPORTED with
+that reason (:data:`NO_ENCODER`).
 
 References
 ----------
@@ -43,12 +53,14 @@ import importlib
 import importlib.metadata
 import importlib.util
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import numpy as np
 
+from storecore._typing import Buffer
 from storecore.errors import TranscodeError
 
 __all__ = [
@@ -90,6 +102,24 @@ JPEG_QUALITY: Final = 90
 JPEG_LS_NEAR: Final = 2
 J2K_RATIO: Final = 10.0
 
+#: Lossy Image Compression Method (0028,2114) defined terms, by lossy target
+#: syntax (PS3.3 C.7.6.1.1.5.1)
+LOSSY_METHOD: Final = {
+    JPEG_BASELINE: "ISO_10918_1",
+    JPEG_EXTENDED: "ISO_10918_1",
+    JPEG_LS_NEAR_LOSSLESS: "ISO_14495_1",
+    J2K: "ISO_15444_1",
+    J2K_MC: "ISO_15444_2",
+    HTJ2K: "ISO_15444_15",
+}
+
+#: Why no built-in encodes these syntaxes (the matrix's NOT_SUPPORTED reason).
+NO_ENCODER: Final = {
+    uid: "no installed library encodes JPEG 2000 Part 2 multi-component transforms "
+    "(OpenJPEG, OpenJPH and GDCM encode Part 1 and Part 15 only)"
+    for uid in (J2K_MC_LOSSLESS, J2K_MC)
+}
+
 
 @dataclass(frozen=True, slots=True)
 class FrameInfo:
@@ -122,7 +152,10 @@ class Codec:
     """A frame codec from one library, for some syntaxes, in one or both directions.
 
     Subclasses set the class attributes and implement :meth:`decode` and/or
-    :meth:`encode`; :meth:`can_encode` says why a frame format is out of reach.
+    :meth:`_encode` (the library call: one frame in, its bytes out);
+    :meth:`encode` wraps those bytes with the output's Photometric
+    Interpretation and, for a lossy target, its Lossy Image Compression
+    Method. :meth:`can_encode` says why a frame format is out of reach.
     """
 
     #: shown in records and errors, e.g. "imagecodecs.jpeg8"
@@ -137,6 +170,7 @@ class Codec:
     lossy_encodes: frozenset[str] = frozenset()
 
     _available: bool | None = None
+    _version: str | None = None
 
     def is_available(self) -> bool:
         """True if the library can be imported (checked once, without importing)."""
@@ -153,10 +187,15 @@ class Codec:
             )
 
     def version(self) -> str:
-        try:
-            return f"{self.name} ({self.package} {importlib.metadata.version(self.package)})"
-        except importlib.metadata.PackageNotFoundError:
-            return self.name
+        """The name and the package's version, as records show it (looked up once:
+        importlib.metadata parses the distribution's METADATA, ~0.2 ms a call)."""
+        if self._version is None:
+            try:
+                version = importlib.metadata.version(self.package)
+                self._version = f"{self.name} ({self.package} {version})"
+            except importlib.metadata.PackageNotFoundError:
+                self._version = self.name
+        return self._version
 
     def handles(self, uid: str, direction: Direction) -> bool:
         return uid in (self.decodes if direction == "decode" else self.encodes)
@@ -171,7 +210,20 @@ class Codec:
 
     def encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Encoded:
         """One (rows, columns[, samples]) array, values within Bits Stored -> bytes."""
+        lossy = uid in self.lossy_encodes
+        return Encoded(
+            bytes(self._encode(uid, frame, info)),
+            self.encoded_photometric(uid, info),
+            LOSSY_METHOD[uid] if lossy else "",
+        )
+
+    def _encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Buffer:
+        """The library call of :meth:`encode`: one frame's codestream."""
         raise NotImplementedError
+
+    def encoded_photometric(self, uid: str, info: FrameInfo) -> str:
+        """The Photometric Interpretation of the encoded frames (PS3.5 8.2)."""
+        return info.photometric_interpretation
 
     def __repr__(self) -> str:
         return f"<Codec {self.name}>"
@@ -206,6 +258,15 @@ class ImagecodecsJPEG(Codec):
             return f"JPEG lossless encodes at most 16 bits, not Bits Stored {info.bits_stored}"
         if uid in (JPEG_LOSSLESS, JPEG_LOSSLESS_SV1) and info.bits_stored < 2:
             return "JPEG lossless needs at least 2 bits"
+        if (
+            uid in self.lossy_encodes
+            and info.samples_per_pixel == 3
+            and info.photometric_interpretation != "RGB"
+        ):
+            return (
+                f"JPEG lossy encoding of {info.photometric_interpretation} is not supported "
+                "(RGB or MONOCHROME sources only)"
+            )
         return None
 
     def decode(self, uid: str, data: bytes, info: FrameInfo) -> np.ndarray:
@@ -222,13 +283,18 @@ class ImagecodecsJPEG(Codec):
         # and Pillow do); the output's Photometric Interpretation becomes RGB
         return np.asarray(ic.jpeg8_decode(data))
 
-    def encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Encoded:
+    def encoded_photometric(self, uid: str, info: FrameInfo) -> str:
+        if uid in self.lossy_encodes and info.samples_per_pixel == 3:
+            return "YBR_FULL_422"
+        # lossless: no colour transform, the Photometric Interpretation stays
+        return info.photometric_interpretation
+
+    def _encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Buffer:
         ic = _module("imagecodecs")
         rgb = info.samples_per_pixel == 3
         if uid in (JPEG_LOSSLESS, JPEG_LOSSLESS_SV1):
-            # process 14, selection value 1 (valid for both syntaxes); no colour
-            # transform, so the Photometric Interpretation stays as it is
-            data = ic.jpeg8_encode(
+            # process 14, selection value 1 (valid for both syntaxes)
+            return ic.jpeg8_encode(  # type: ignore[no-any-return]
                 _unsigned(frame, info),
                 lossless=True,
                 predictor=1,
@@ -236,13 +302,7 @@ class ImagecodecsJPEG(Codec):
                 colorspace="RGB" if rgb else None,
                 outcolorspace="RGB" if rgb else None,
             )
-            return Encoded(bytes(data), info.photometric_interpretation)
-        if rgb and info.photometric_interpretation != "RGB":
-            raise TranscodeError(
-                f"JPEG lossy encoding of {info.photometric_interpretation} is not supported "
-                "(RGB or MONOCHROME sources only)"
-            )
-        data = ic.jpeg8_encode(
+        return ic.jpeg8_encode(  # type: ignore[no-any-return]
             _unsigned(frame, info),
             level=JPEG_QUALITY,
             bitspersample=8 if uid == JPEG_BASELINE else 12,
@@ -251,9 +311,6 @@ class ImagecodecsJPEG(Codec):
             # 4:2:2, the subsampling PS3.3 C.7.6.3.1.2 names (YBR_FULL_422);
             # libjpeg-turbo's default 4:2:0 has no DICOM name
             subsampling="422" if rgb else None,
-        )
-        return Encoded(
-            bytes(data), "YBR_FULL_422" if rgb else info.photometric_interpretation, "ISO_10918_1"
         )
 
 
@@ -279,11 +336,11 @@ class ImagecodecsJPEGLS(Codec):
     def decode(self, uid: str, data: bytes, info: FrameInfo) -> np.ndarray:
         return np.asarray(_module("imagecodecs").jpegls_decode(data))
 
-    def encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Encoded:
-        ic = _module("imagecodecs")
+    def _encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Buffer:
         near = JPEG_LS_NEAR if uid == JPEG_LS_NEAR_LOSSLESS else 0
-        data = ic.jpegls_encode(_unsigned(frame, info, contiguous=True), level=near)
-        return Encoded(bytes(data), info.photometric_interpretation, "ISO_14495_1" if near else "")
+        return _module("imagecodecs").jpegls_encode(  # type: ignore[no-any-return]
+            _unsigned(frame, info), level=near
+        )
 
 
 class ImagecodecsJ2K(Codec):
@@ -308,12 +365,11 @@ class ImagecodecsJ2K(Codec):
     def decode(self, uid: str, data: bytes, info: FrameInfo) -> np.ndarray:
         return np.asarray(_module("imagecodecs").jpeg2k_decode(data, numthreads=2))
 
-    def encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Encoded:
-        ic = _module("imagecodecs")
+    def _encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Buffer:
         # no multiple-component transform: RGB stays RGB, so the Photometric
         # Interpretation needs no YBR_RCT/YBR_ICT rewrite (PS3.5 A.4.4 allows it)
-        data = ic.jpeg2k_encode(
-            _masked(frame, info, contiguous=True),
+        return _module("imagecodecs").jpeg2k_encode(  # type: ignore[no-any-return]
+            _masked(frame, info),
             level=0,
             codecformat="J2K",
             reversible=True,
@@ -321,20 +377,27 @@ class ImagecodecsJ2K(Codec):
             bitspersample=info.bits_stored,
             numthreads=2,
         )
-        return Encoded(bytes(data), info.photometric_interpretation)
 
 
 class ImagecodecsHTJ2K(Codec):
-    """High-Throughput JPEG 2000 (Part 15) through OpenJPH."""
+    """High-Throughput JPEG 2000 (Part 15) through OpenJPH.
+
+    Every target is coded reversibly: .201 and .202 are lossless only, and
+    .203 allows lossless coding at the sender's discretion (PS3.5 10.18), so
+    no HTJ2K output needs a new SOP Instance UID.
+    """
 
     name = "imagecodecs.htj2k"
     package = "imagecodecs"
     modules = ("imagecodecs",)
     decodes = frozenset(_HTJ2K)
-    encodes = frozenset({HTJ2K_LOSSLESS})
+    encodes = frozenset(_HTJ2K)
 
     def can_encode(self, uid: str, info: FrameInfo) -> str | None:
         if info.samples_per_pixel != 1:
+            # OpenJPH through imagecodecs applies the colour transform to 3
+            # samples (the output would be YBR_RCT), and without it does not
+            # round-trip: one sample only, until that is checked
             return "HTJ2K encoding is offered for one sample per pixel only in this release"
         if info.bits_stored not in (8, 16) or info.bits_allocated != info.bits_stored:
             return "HTJ2K encoding is offered for Bits Stored equal to Bits Allocated (8/16) only"
@@ -343,9 +406,20 @@ class ImagecodecsHTJ2K(Codec):
     def decode(self, uid: str, data: bytes, info: FrameInfo) -> np.ndarray:
         return np.asarray(_module("imagecodecs").htj2k_decode(data))
 
-    def encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Encoded:
-        data = _module("imagecodecs").htj2k_encode(np.ascontiguousarray(frame), reversible=True)
-        return Encoded(bytes(data), info.photometric_interpretation)
+    def _encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Buffer:
+        ic = _module("imagecodecs")
+        if uid == HTJ2K_LOSSLESS_RPCL:
+            # PS3.5 10.18: RPCL progression (OpenJPH's default order), TLM
+            # marker segments, and enough decompositions for the lowest
+            # resolution to be at most 64 pixels wide and high
+            side = max(info.rows, info.columns)
+            levels = max(5, math.ceil(math.log2(side / 64)) if side > 64 else 0)
+            return ic.htj2k_encode(  # type: ignore[no-any-return]
+                np.ascontiguousarray(frame), reversible=True, tlm=True, resolutions=levels
+            )
+        return ic.htj2k_encode(  # type: ignore[no-any-return]
+            np.ascontiguousarray(frame), reversible=True
+        )
 
 
 class ImagecodecsRLE(Codec):
@@ -365,6 +439,75 @@ class ImagecodecsRLE(Codec):
 
 
 # --------------------------------------------------------------------------
+# python-gdcm: RLE encoding only (its fastest pair; see the module's table)
+
+
+class GdcmRLE(Codec):
+    """DICOM RLE encoding through GDCM's gdcm::RLECodec (python-gdcm).
+
+    The frame goes in as a native gdcm::Image owned by a gdcm.ImageWriter, as
+    pydicom's own GDCM encoder does: an Image owned by Python and referenced
+    by ImageChangeTransferSyntax aborts the process when either is freed
+    first (gdcm::Object's reference count check).
+    """
+
+    name = "python-gdcm.rle"
+    package = "python-gdcm"
+    modules = ("gdcm",)
+    encodes = frozenset({RLE})
+
+    def can_encode(self, uid: str, info: FrameInfo) -> str | None:
+        reason = _rle_can_encode(info)
+        size = info.rows * info.columns * info.samples_per_pixel * info.bits_allocated // 8
+        if reason is None and size % 2:
+            # GDCM pads an odd-length frame to even length, and its RLE codec
+            # then throws a C++ exception ("partition % dims[1] == 0",
+            # gdcmRLECodec.cxx) that SWIG lets through to std::terminate: the
+            # whole process would abort. pylibjpeg-rle, next, takes the frame.
+            return f"GDCM's RLE codec cannot encode a frame of odd length ({size} bytes)"
+        return reason
+
+    def _encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Buffer:
+        gdcm = _module("gdcm")
+        pi = gdcm.PhotometricInterpretation.GetPIType(info.photometric_interpretation)
+        if pi == gdcm.PhotometricInterpretation.PI_END:
+            raise TranscodeError(
+                f"GDCM knows no Photometric Interpretation {info.photometric_interpretation!r}"
+            )
+        writer = gdcm.ImageWriter()
+        image = writer.GetImage()
+        image.SetNumberOfDimensions(2)
+        image.SetDimensions((info.columns, info.rows, 1))
+        image.SetPhotometricInterpretation(gdcm.PhotometricInterpretation(pi))
+        image.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.ExplicitVRLittleEndian))
+        image.SetPixelFormat(
+            gdcm.PixelFormat(
+                info.samples_per_pixel,
+                info.bits_allocated,
+                info.bits_stored,
+                info.bits_stored - 1,
+                info.pixel_representation,
+            )
+        )
+        if info.samples_per_pixel > 1:
+            image.SetPlanarConfiguration(0)  # the frame is interleaved (rows, columns, samples)
+        element = gdcm.DataElement(gdcm.Tag(0x7FE0, 0x0010))
+        element.SetByteStringValue(_native_bytes(frame, info))
+        image.SetDataElement(element)
+        change = gdcm.ImageChangeTransferSyntax()
+        change.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.RLELossless))
+        change.SetInput(image)
+        if not change.Change():
+            raise TranscodeError("GDCM's RLE codec refused the frame")
+        fragments = change.GetOutput().GetDataElement().GetSequenceOfFragments()
+        if fragments is None or fragments.GetNumberOfFragments() != 1:
+            raise TranscodeError("GDCM's RLE codec did not give one fragment for one frame")
+        # SWIG hands the fragment over as str; surrogateescape gives the bytes back
+        buffer = fragments.GetFragment(0).GetByteValue().GetBuffer()
+        return buffer.encode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------
 # pylibjpeg and its plugins, pyjpegls
 
 
@@ -378,11 +521,7 @@ class PylibjpegRLE(Codec):
     encodes = frozenset({RLE})
 
     def can_encode(self, uid: str, info: FrameInfo) -> str | None:
-        if info.bits_allocated not in (8, 16, 32):
-            return f"RLE encodes Bits Allocated 8, 16 or 32, not {info.bits_allocated}"
-        if info.photometric_interpretation == "YBR_FULL_422":
-            return "RLE cannot carry YBR_FULL_422 (PS3.5 Annex G.2 / PS3.3 C.7.6.3.1.2)"
-        return None
+        return _rle_can_encode(info)
 
     def decode(self, uid: str, data: bytes, info: FrameInfo) -> np.ndarray:
         utils = _module("rle.utils")
@@ -391,18 +530,15 @@ class PylibjpegRLE(Codec):
         # planes one after another, each little endian after this call
         return _planar(np.frombuffer(raw, _dtype(info)), info)
 
-    def encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Encoded:
-        utils = _module("rle.utils")
-        arr = np.ascontiguousarray(frame.astype(_dtype(info).newbyteorder("<"), copy=False))
-        data = utils.encode_frame(
-            arr.tobytes(),
+    def _encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Buffer:
+        return _module("rle.utils").encode_frame(  # type: ignore[no-any-return]
+            _native_bytes(frame, info),
             info.rows,
             info.columns,
             info.samples_per_pixel,
             info.bits_allocated,
             "<",
         )
-        return Encoded(bytes(data), info.photometric_interpretation)
 
 
 class PylibjpegLibjpeg(Codec):
@@ -443,18 +579,14 @@ class PylibjpegOpenjpeg(Codec):
     def decode(self, uid: str, data: bytes, info: FrameInfo) -> np.ndarray:
         return np.asarray(_module("openjpeg").decode(data))
 
-    def encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Encoded:
-        lossless = uid == J2K_LOSSLESS
-        data = _module("openjpeg").encode(
-            _masked(frame, info, contiguous=True),
+    def _encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Buffer:
+        return _module("openjpeg").encode(  # type: ignore[no-any-return]
+            _masked(frame, info),
             bits_stored=info.bits_stored,
             photometric_interpretation=0 if info.samples_per_pixel == 1 else 1,
             use_mct=False,
-            compression_ratios=None if lossless else [J2K_RATIO],
+            compression_ratios=None if uid == J2K_LOSSLESS else [J2K_RATIO],
             codec_format=0,
-        )
-        return Encoded(
-            bytes(data), info.photometric_interpretation, "" if lossless else "ISO_15444_1"
         )
 
 
@@ -480,21 +612,19 @@ class Pyjpegls(Codec):
             return arr.transpose(1, 2, 0)
         return np.frombuffer(raw, dtype).reshape(shape)
 
-    def encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Encoded:
-        near = JPEG_LS_NEAR if uid == JPEG_LS_NEAR_LOSSLESS else 0
-        arr = _unsigned(frame, info, contiguous=True)
+    def _encode(self, uid: str, frame: np.ndarray, info: FrameInfo) -> Buffer:
+        arr = _unsigned(frame, info)
         if info.bits_stored > 8 and arr.dtype == np.uint8:
             arr = arr.astype(np.uint16)
-        data = _module("jpeg_ls").encode_buffer(
+        return _module("jpeg_ls").encode_buffer(  # type: ignore[no-any-return]
             arr.tobytes(),
             info.rows,
             info.columns,
             info.samples_per_pixel,
             info.bits_stored,  # the precision P readers sign-extend from
-            lossy_error=near,
+            lossy_error=JPEG_LS_NEAR if uid == JPEG_LS_NEAR_LOSSLESS else 0,
             interleave_mode=0 if info.samples_per_pixel == 1 else 2,
         )
-        return Encoded(bytes(data), info.photometric_interpretation, "ISO_14495_1" if near else "")
 
 
 # --------------------------------------------------------------------------
@@ -506,6 +636,14 @@ def _jpegls_can_encode(info: FrameInfo) -> str | None:
         return f"JPEG-LS encodes 2 to 16 bits, not Bits Stored {info.bits_stored}"
     if info.samples_per_pixel not in (1, 3):
         return f"JPEG-LS encodes 1 or 3 samples per pixel, not {info.samples_per_pixel}"
+    return None
+
+
+def _rle_can_encode(info: FrameInfo) -> str | None:
+    if info.bits_allocated not in (8, 16, 32):
+        return f"RLE encodes Bits Allocated 8, 16 or 32, not {info.bits_allocated}"
+    if info.photometric_interpretation == "YBR_FULL_422":
+        return "RLE cannot carry YBR_FULL_422 (PS3.5 Annex G.2 / PS3.3 C.7.6.3.1.2)"
     return None
 
 
@@ -522,44 +660,56 @@ def _planar(flat: np.ndarray, info: FrameInfo) -> np.ndarray:
     return flat.reshape(info.samples_per_pixel, info.rows, info.columns).transpose(1, 2, 0)
 
 
-def _unsigned(frame: np.ndarray, info: FrameInfo, *, contiguous: bool = False) -> np.ndarray:
+def _native_bytes(frame: np.ndarray, info: FrameInfo) -> bytes:
+    """The frame as native little endian Bits Allocated words, samples interleaved."""
+    return np.ascontiguousarray(frame, dtype=_dtype(info)).tobytes()
+
+
+def _unsigned(frame: np.ndarray, info: FrameInfo) -> np.ndarray:
     """Values as the unsigned Bits Stored pattern (JPEG and JPEG-LS have no sign:
-    a signed image is coded as its two's complement bits, PS3.5 A.4.1/A.4.3)."""
-    if info.bits_stored <= 8:
-        dtype: type[np.unsignedinteger[Any]] = np.uint8
-    elif info.bits_stored <= 16:
-        dtype = np.uint16
+    a signed image is coded as its two's complement bits, PS3.5 A.4.1/A.4.3).
+
+    Done in the frame's own width (a view, a wrapping cast, a mask): no int64
+    copy of the frame.
+    """
+    bits = info.bits_stored
+    dtype = np.dtype(np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.uint32)
+    if frame.dtype.itemsize == dtype.itemsize and frame.dtype.kind in "iu":
+        out = frame.view(dtype)  # the same bits, read unsigned
     else:
-        dtype = np.uint32
-    mask = (1 << info.bits_stored) - 1
-    out = (frame.astype(np.int64) & mask).astype(dtype)
+        out = frame.astype(dtype)  # C casts wrap: the low bits, two's complement
+    if bits < 8 * dtype.itemsize:
+        out = out & dtype.type((1 << bits) - 1)
     return np.ascontiguousarray(out)
 
 
-def _masked(frame: np.ndarray, info: FrameInfo, *, contiguous: bool = False) -> np.ndarray:
+def _masked(frame: np.ndarray, info: FrameInfo) -> np.ndarray:
     """Values within Bits Stored, signed or not as Pixel Representation says
     (JPEG 2000 codes the sign itself)."""
     if not info.signed:
-        return _unsigned(frame, info, contiguous=contiguous)
+        return _unsigned(frame, info)
     dtype = np.int8 if info.bits_stored <= 8 else np.int16 if info.bits_stored <= 16 else np.int32
-    out = frame.astype(dtype, copy=False)
-    return np.ascontiguousarray(out) if contiguous else out
+    return np.ascontiguousarray(frame, dtype=dtype)
 
 
 # --------------------------------------------------------------------------
 # the registry
 
-#: The built-ins, in precedence order within each syntax: fastest first.
+#: The built-ins, in precedence order within each syntax and direction:
+#: fastest first (the module's table). Each codec is listed where its
+#: fastest pair ranks; a codec's slower pairs may thus come before a faster
+#: codec of another syntax, which no look-up sees.
 BUILTIN_CODECS: Final[tuple[Codec, ...]] = (
     ImagecodecsJPEG(),
-    PylibjpegLibjpeg(),
     ImagecodecsJPEGLS(),
     Pyjpegls(),
     ImagecodecsHTJ2K(),
     ImagecodecsJ2K(),
     PylibjpegOpenjpeg(),
-    PylibjpegRLE(),
     ImagecodecsRLE(),
+    GdcmRLE(),
+    PylibjpegRLE(),
+    PylibjpegLibjpeg(),
 )
 
 ENTRY_POINT_GROUP: Final = "storecore.codecs"
@@ -610,6 +760,8 @@ class CodecRegistry:
         """Why no codec is available: the packages that would provide one."""
         packages = list(dict.fromkeys(c.package for c in self.codecs(uid, direction)))
         if not packages:
+            if direction == "encode" and uid in NO_ENCODER:
+                return f"{uid}: {NO_ENCODER[uid]}"
             return f"no codec {direction}s {uid}"
         return f"no codec to {direction} {uid} is installed: pip install {' or '.join(packages)}"
 
