@@ -10,7 +10,10 @@ of the Storage Commitment Push Model arrives:
    the archive: indexed (else Failure Reason 0x0112), the same SOP Class
    (0x0119), its data on disk (synced: the background durability is flushed
    first), its file present and matching its stored digest (0x0110), its pixel
-   data in the file rather than referenced (JPIP syntaxes, 0x0110: PS3.4 J.1.1);
+   data in the file rather than referenced (JPIP syntaxes, 0x0110: PS3.4 J.1.1).
+   An instance the archive stored under a new UID (lossy compression on
+   ingest) is found by the UID its sender sent, through the index's map: it is
+   committed under the UID requested, the one the requester knows;
 3. the report goes on the requester's association while it is open (the SCP
    session sends it there), otherwise a delivery thread opens an association to
    the requester (an AE directory maps titles to host and port) and retries
@@ -266,12 +269,16 @@ class CommitmentService:
 
     def verify(self, request: CommitmentRequest) -> CommitmentResult:
         """Check every referenced instance; the result is persisted with the transaction."""
-        index = self.archive.index
-        rows = {r.sop_instance_uid: index.instance(r.sop_instance_uid) for r in request.references}
+        # Archive.instance resolves a UID the archive replaced (NEW_UID) through its
+        # map: PS3.4 J.1.1 commits to keep "the SOP Instance" the requester sent,
+        # and the archive keeps it, lossy compressed under a UID the requester
+        # was told in the C-STORE-RSP's 0xB000 (the conformance statement says so)
+        lookup = self.archive.instance
+        rows = {r.sop_instance_uid: lookup(r.sop_instance_uid) for r in request.references}
         if any(row is not None and not row.synced for row in rows.values()):
             # background durability: flush now rather than promise unsynced data
             self.archive.committer.flush()
-            rows = {uid: index.instance(uid) for uid in rows}
+            rows = {uid: lookup(uid) for uid in rows}
         committed: list[Reference] = []
         failed: list[Reference] = []
         for ref in request.references:

@@ -18,6 +18,7 @@ from storecore.storage.policy import (
     Finding,
     IngestedInstance,
     StoragePolicy,
+    TranscodeFailure,
     Validator,
 )
 from storecore.storage.sink import (
@@ -50,6 +51,7 @@ __all__ = [
     "StoreRequest",
     "StoreResult",
     "StoreSink",
+    "TranscodeFailure",
     "Validator",
     "VerifyReport",
 ]

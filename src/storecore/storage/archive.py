@@ -250,12 +250,29 @@ class Archive:
         )
 
     def instance(self, sop_instance_uid: str) -> InstanceRecord | None:
-        """The newest version of an instance."""
-        return self.index.instance(sop_instance_uid)
+        """The newest version of an instance, by its own UID or the one its sender sent.
+
+        An instance stored under a new UID (lossy compression on ingest, PS3.2
+        Table N.5-9 NEW_UID) is also found by its original UID; the record
+        carries both (``sop_instance_uid``, ``original_sop_instance_uid``).
+        """
+        row = self.index.instance(sop_instance_uid)
+        if row is not None:
+            return row
+        mapped = self.index.by_original_uid(sop_instance_uid)
+        return self.index.instance(mapped[-1].sop_instance_uid) if mapped else None
+
+    def versions(self, sop_instance_uid: str) -> list[InstanceRecord]:
+        """Every version of an instance (oldest first), by its own UID or its original one."""
+        rows = self.index.versions(sop_instance_uid)
+        if rows:
+            return rows
+        mapped = self.index.by_original_uid(sop_instance_uid)
+        return self.index.versions(mapped[-1].sop_instance_uid) if mapped else []
 
     def open(self, sop_instance_uid: str, version: int | None = None) -> BinaryIO:
         """The instance's Part 10 file, open for reading (newest version by default)."""
-        rows = self.index.versions(sop_instance_uid)
+        rows = self.versions(sop_instance_uid)
         if version is not None:
             rows = [r for r in rows if r.version == version]
         if not rows:
@@ -263,8 +280,8 @@ class Archive:
         return self.store.open(rows[-1].blob_key)
 
     def path(self, sop_instance_uid: str) -> Path:
-        """The newest version's file."""
-        row = self.index.instance(sop_instance_uid)
+        """The newest version's file (the UID may be the original of a mapped instance)."""
+        row = self.instance(sop_instance_uid)
         if row is None:
             raise StorageError(f"{sop_instance_uid}: not in the archive")
         return self.store.path(row.blob_key)

@@ -77,6 +77,11 @@ class InstanceRecord:
         The data, its name and this row are known to be on disk (fsync).
     patient_id ... number_of_frames
         The index keys, read from the dataset as it arrived.
+    original_sop_instance_uid : str or None
+        The SOP Instance UID the sender sent, when the archive stored the
+        instance under a new one (lossy compression on ingest, the NEW_UID path
+        of PS3.2 Table N.5-9); None otherwise. The index's map original -> new
+        UID: look-ups and Storage Commitment resolve the sender's UID through it.
     pk : int or None
         The row's key once indexed.
     """
@@ -112,6 +117,7 @@ class InstanceRecord:
     series_description: str = ""
     instance_number: int | None = None
     number_of_frames: int | None = None
+    original_sop_instance_uid: str | None = None
     pk: int | None = None
 
 
@@ -243,6 +249,9 @@ class Index(Protocol):
     def by_blob_key(self, blob_key: str) -> InstanceRecord | None:
         """The row whose data is at `blob_key`."""
 
+    def by_original_uid(self, sop_instance_uid: str) -> list[InstanceRecord]:
+        """The instances stored under a new UID in place of `sop_instance_uid`, oldest first."""
+
     def instance_by_pk(self, pk: int) -> InstanceRecord | None:
         """The row `pk`."""
 
@@ -268,7 +277,7 @@ class Index(Protocol):
     def close(self) -> None: ...
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry upgrades the schema from version i to i + 1 (MIGRATIONS[0]: from
 # an empty file). A file newer than this code is refused, never downgraded.
@@ -346,6 +355,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX forward_jobs_due ON forward_jobs(next_attempt) WHERE state = 'pending';
     """,
+    # 3: the map original -> new SOP Instance UID of instances stored lossy
+    # (NEW_UID); a row's own column, so the map entry goes with its row. Rows a
+    # version 2 archive transcoded keep their record in the transcode JSON:
+    # the map is filled from it (version 2 only wrote SUPPORTED records).
+    """
+    ALTER TABLE instances ADD COLUMN original_sop_instance_uid TEXT;
+    UPDATE instances SET original_sop_instance_uid =
+        json_extract(transcode, '$.original_sop_instance_uid')
+        WHERE json_extract(transcode, '$.path') = 'NEW_UID';
+    CREATE INDEX instances_original ON instances(original_sop_instance_uid)
+        WHERE original_sop_instance_uid IS NOT NULL;
+    """,
 )
 
 _INSTANCE_COLUMNS = (
@@ -356,7 +377,7 @@ _INSTANCE_COLUMNS = (
     "p.patient_id, p.patient_name, p.birth_date, p.sex, "
     "i.study_instance_uid, st.study_date, st.study_time, st.accession_number, "
     "st.study_id, st.description, i.series_instance_uid, se.modality, "
-    "se.series_number, se.description"
+    "se.series_number, se.description, i.original_sop_instance_uid"
 )
 _INSTANCE_FROM = (
     "instances i JOIN patients p ON p.pk = i.patient_pk "
@@ -399,6 +420,7 @@ def _row_to_record(row: tuple[Any, ...]) -> InstanceRecord:
         modality,
         series_number,
         series_description,
+        original_uid,
     ) = row
     return InstanceRecord(
         sop_instance_uid=sop_instance_uid,
@@ -432,6 +454,7 @@ def _row_to_record(row: tuple[Any, ...]) -> InstanceRecord:
         series_description=series_description or "",
         instance_number=instance_number,
         number_of_frames=number_of_frames,
+        original_sop_instance_uid=original_uid,
         pk=pk,
     )
 
@@ -653,8 +676,8 @@ class SQLiteIndex:
             "study_instance_uid, series_instance_uid, instance_number, number_of_frames, "
             "blob_key, size, digest, received_digest, received_transfer_syntax, "
             "stored_transfer_syntax, calling_ae_title, called_ae_title, received_at, "
-            "transcode, findings, synced) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "transcode, findings, synced, original_sop_instance_uid) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 pk,
                 r.sop_instance_uid,
@@ -677,6 +700,7 @@ class SQLiteIndex:
                 json.dumps(r.transcode, sort_keys=True) if r.transcode is not None else None,
                 json.dumps(r.findings, sort_keys=True),
                 int(r.synced),
+                r.original_sop_instance_uid,
             ),
         )
         return int(cursor.lastrowid or 0)
@@ -738,6 +762,11 @@ class SQLiteIndex:
     def by_blob_key(self, blob_key: str) -> InstanceRecord | None:
         found = self._records("WHERE i.blob_key = ?", (blob_key,))
         return found[0] if found else None
+
+    def by_original_uid(self, sop_instance_uid: str) -> list[InstanceRecord]:
+        return self._records(
+            "WHERE i.original_sop_instance_uid = ? ORDER BY i.pk", (sop_instance_uid,)
+        )
 
     def instances(
         self,

@@ -9,7 +9,15 @@ SCP streams into when it serves the archive. For every C-STORE, in this order
    keys (:data:`INDEX_TAGS`), all on the same pass;
 2. **validate**: the SOP Class/Instance UIDs of the data set must be the
    command's (else 0xA900), then the policy's validators run;
-3. **transcode**: when the policy names another native syntax to store in;
+3. **transcode**: when the policy names another syntax to store in, through
+   the transcoding matrix (:mod:`storecore.transcode.matrix`): SUPPORTED is
+   stored under the same UID, NEW_UID (lossy, only with ``allow_lossy``) under
+   a new one that the index maps the sender's UID to, answered 0xB000; a
+   transcode that cannot be done refuses the instance (0xC000) or, if the
+   policy says so, stores it as received with a NOT_SUPPORTED record
+   (:class:`~storecore.storage.policy.TranscodeFailure`). The codecs release
+   the GIL and this runs in the association's own thread, outside every lock:
+   concurrent associations transcode on all cores;
 4. **commit**: the group committer publishes, indexes and (``fsync``
    durability) syncs the batch, then answers.
 
@@ -21,11 +29,13 @@ that would cross the watermark, or a write that fails (ENOSPC), is answered
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import mmap
 import os
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,7 +48,7 @@ from storecore.errors import DatasetError, StorecoreError
 from storecore.storage.blobstore import BlobStore, Spool, is_out_of_space
 from storecore.storage.commit import CommitItem, GroupCommitter
 from storecore.storage.index import InstanceRecord
-from storecore.storage.policy import Finding, IngestedInstance, StoragePolicy
+from storecore.storage.policy import Finding, IngestedInstance, StoragePolicy, TranscodeFailure
 from storecore.storage.sink import RefusedHandle, StoreHandle, StoreRequest, StoreResult
 from storecore.uid import is_valid_uid, transfer_syntax
 
@@ -47,6 +57,8 @@ __all__ = ["INDEX_TAGS", "ArchiveSink", "record_from_file", "DIGEST_PREFIX"]
 log = logging.getLogger(__name__)
 
 _SUCCESS = 0x0000
+_COERCION = 0xB000
+_SOP_INSTANCE_UID = 0x00080018
 _PROCESSING_FAILURE = 0x0110
 _OUT_OF_RESOURCES = 0xA700
 _DOES_NOT_MATCH = 0xA900
@@ -77,6 +89,46 @@ INDEX_TAGS: tuple[int, ...] = (
     0x00200013,  # Instance Number
     0x00280008,  # Number of Frames
 )
+
+
+# the namespace of the UUIDs (RFC 4122 name-based, SHA-1) behind the new UIDs of
+# instances stored lossy: the name is the received instance, so a sender that
+# sends it again gets the same new UID (and the duplicate policy decides)
+_LOSSY_UID_NAMESPACE = uuid.UUID("5d0b8f61-3c4e-4f8e-9a3b-2f6f7c1d9e42")
+
+
+def lossy_uid(original: str, received_digest: str, target_ts: str, root: str | None) -> str:
+    """The SOP Instance UID of `original` stored lossy in `target_ts` (PS3.5 B.2).
+
+    ``2.25.<UUID>`` (or `root` + "." + the UUID's digits, cut to 64
+    characters), the UUID a version 5 one named by the received instance
+    (its UID and dataset digest) and the target syntax: the same received
+    instance always maps to the same new one, a different one never does.
+    """
+    digits = uuid.uuid5(_LOSSY_UID_NAMESPACE, f"{original}|{received_digest}|{target_ts}").int
+    prefix = "2.25" if root is None else root.rstrip(".")
+    return f"{prefix}.{digits}"[:64].rstrip(".")
+
+
+def _with_sop_instance_uid(part10: bytes, uid: str, limits: Any) -> bytes:
+    """A lossy output (Explicit VR LE, PS3.5 A.4) under `uid` instead of the matrix's
+    fresh one: the same received instance always maps to the same new UID."""
+    from storecore.transcode import _dataset as dsx
+
+    meta = read_file_meta(part10)
+    with memoryview(part10) as view:
+        scanned = dsx.scan_explicit(view[meta.dataset_offset :], limits=limits)
+        body = dsx.rewrite(
+            scanned, {_SOP_INSTANCE_UID: dsx.element(_SOP_INSTANCE_UID, "UI", uid.encode())}
+        )
+        del scanned
+    header = encode_file_meta(
+        meta.media_storage_sop_class_uid or "",
+        uid,
+        meta.transfer_syntax_uid or "",
+        source_ae_title=meta.source_application_entity_title,
+    )
+    return header + body
 
 
 def _short(text: str) -> str:
@@ -257,7 +309,6 @@ class ArchiveSink:
             what = "disk full" if is_out_of_space(exc) else exc.strerror
             return RefusedHandle(StoreResult(_OUT_OF_RESOURCES, _short(f"cannot spool: {what}")))
 
-
 class _IngestHandle:
     def __init__(self, sink: ArchiveSink, request: StoreRequest) -> None:
         self.sink = sink
@@ -401,9 +452,10 @@ class _IngestHandle:
         self.digest = received_digest
         self.stored_ts = req.transfer_syntax_uid
         self.transcode: dict[str, Any] | None = None
-        target = self.policy.store_transfer_syntax
+        self.new_uid: str | None = None
+        target = self.policy.target_syntax(_str(captures[6]) or "")
         if target and target != req.transfer_syntax_uid:
-            self._transcode(target)
+            return self._transcode(target)
         return None
 
     def _validate(self, spool: Spool, captures: Sequence[bytes | None]) -> StoreResult | None:
@@ -435,21 +487,94 @@ class _IngestHandle:
                     self.status, self.comment = finding.status, _short(finding.comment)
         return None
 
-    def _transcode(self, target: str) -> None:
+    def _transcode(self, target: str) -> StoreResult | None:
+        """Store in `target` through the matrix; a refusal, or None to go on to commit."""
+        from storecore.transcode.matrix import transcode_path
+        from storecore.transcode.records import TranscodePath
+
+        assert self.spool is not None
+        policy = self.policy
+        src, dst = transfer_syntax(self.request.transfer_syntax_uid), transfer_syntax(target)
+        decision = transcode_path(src, dst, allow_lossy=policy.allow_lossy)
+        if decision.path is TranscodePath.NOT_SUPPORTED:
+            return self._not_transcoded(dst.uid, decision.reason)
+        self.spool.close()
+        out: Spool | None
+        try:
+            if src.native and dst.native:
+                out, record = self._transcode_native(dst.uid)
+            else:
+                out, record = self._transcode_pixels(dst.uid, decision.path)
+        except StorecoreError as exc:  # TranscodeError, or data the codec path cannot read
+            return self._not_transcoded(dst.uid, str(exc))
+        except Exception as exc:  # a codec's bug is a status, never an aborted association
+            log.exception("transcoding %s to %s failed", self.request.sop_instance_uid, dst.uid)
+            return StoreResult(_PROCESSING_FAILURE, _short(f"transcode failed: {exc}"))
+        if out is None:
+            return None
+        self.spool.discard()
+        self.spool = out
+        self.stored_ts = dst.uid
+        self.transcode = {
+            "path": record.path.value,
+            "source_ts": record.source_ts,
+            "target_ts": record.target_ts,
+            "codec": record.codec,
+            "original_sop_instance_uid": record.original_sop_instance_uid,
+            "sop_instance_uid": record.sop_instance_uid,
+            "bytes_in": record.bytes_in,
+            "bytes_out": record.bytes_out,
+        }
+        if record.ratio is not None:
+            self.transcode["ratio"] = round(record.ratio, 3)
+        if record.path is TranscodePath.NEW_UID:
+            assert record.sop_instance_uid is not None
+            self.new_uid = record.sop_instance_uid
+            # PS3.4 B.2.3: the SCP changed attribute values (the SOP Instance UID,
+            # Lossy Image Compression and its Ratio/Method, the Source Image
+            # Sequence): 0xB000 Coercion of Data Elements, over a validator's warning
+            self.status = _COERCION
+            self.comment = _short(f"lossy, new UID {record.sop_instance_uid}")
+            self.findings.append(
+                Finding(
+                    _COERCION,
+                    f"lossy compression to {dst.name}: stored as SOP Instance UID "
+                    f"{record.sop_instance_uid} (sent as {record.original_sop_instance_uid})",
+                    "storecore.ingest",
+                )
+            )
+        return None
+
+    def _not_transcoded(self, target: str, reason: str) -> StoreResult | None:
+        """The policy's outcome for a transcode that cannot be done (:class:`TranscodeFailure`)."""
+        req = self.request
+        if self.policy.on_transcode_failure is TranscodeFailure.REFUSE:
+            log.warning("refused %s: not stored as %s: %s", req.sop_instance_uid, target, reason)
+            ts = transfer_syntax(target)
+            # the comment has 64 characters (LO): the keyword, not the syntax's name twice
+            why = reason[len(ts.name) :].lstrip(": ") if reason.startswith(ts.name) else reason
+            return StoreResult(_CANNOT_UNDERSTAND, _short(f"not stored as {ts.keyword}: {why}"))
+        log.warning(
+            "%s stored as received (%s), not as %s: %s",
+            req.sop_instance_uid,
+            req.transfer_syntax_uid,
+            target,
+            reason,
+        )
+        self.transcode = {
+            "path": "NOT_SUPPORTED",
+            "source_ts": req.transfer_syntax_uid,
+            "target_ts": target,
+            "reason": reason,
+            "outcome": "stored as received",
+        }
+        return None
+
+    def _transcode_native(self, target: str) -> tuple[Spool, Any]:
+        """Native -> native: streamed by :mod:`storecore.transcode.native`, no pixel decoding."""
         from storecore.transcode.native import transcode_part10
 
         assert self.spool is not None
-        src, dst = transfer_syntax(self.request.transfer_syntax_uid), transfer_syntax(target)
-        if not (src.native and dst.native):
-            # compressed syntaxes arrive with the transcoding matrix: kept as received
-            self.transcode = {
-                "path": "NOT_SUPPORTED",
-                "source_ts": src.uid,
-                "target_ts": dst.uid,
-                "reason": "no codec for this pair; stored as received",
-            }
-            return
-        self.spool.close()
         out = self.sink.store.spool()
         hasher = blake3.blake3(max_threads=1)
         header = True
@@ -469,7 +594,7 @@ class _IngestHandle:
             ):
                 record = transcode_part10(
                     m,
-                    dst,
+                    transfer_syntax(target),
                     write,
                     limits=self.policy.limits,
                     lenient_odd_length=self.policy.lenient_odd_length,
@@ -477,20 +602,43 @@ class _IngestHandle:
         except BaseException:
             out.discard()
             raise
-        self.spool.discard()
-        self.spool = out
         self.digest = DIGEST_PREFIX + hasher.hexdigest()
-        self.stored_ts = dst.uid
-        self.transcode = {
-            "path": record.path.value,
-            "source_ts": record.source_ts,
-            "target_ts": record.target_ts,
-            "codec": record.codec,
-            "original_sop_instance_uid": record.original_sop_instance_uid,
-            "sop_instance_uid": record.sop_instance_uid,
-            "bytes_in": record.bytes_in,
-            "bytes_out": record.bytes_out,
-        }
+        return out, record
+
+    def _transcode_pixels(self, target: str, path: Any) -> tuple[Spool | None, Any]:
+        """Through the codecs; (None, record) when there is no Pixel Data to re-encode."""
+        from storecore.transcode.matrix import transcode
+        from storecore.transcode.records import TranscodePath
+
+        assert self.spool is not None
+        req = self.request
+        # bytes, not a map of the spool: a codec's exception must not pin a view
+        # of a map that is then closed (BufferError), and the codecs copy anyway
+        with open(self.spool.path, "rb") as f:
+            data = f.read()
+        encoded, record = transcode(
+            data, target, allow_lossy=self.policy.allow_lossy, limits=self.policy.limits
+        )
+        del data
+        if transfer_syntax(target).encapsulated and record.ratio is None:
+            # no Pixel Data was encoded: an SR, a KOS... is kept as it came
+            return None, record
+        if record.path is TranscodePath.NEW_UID:
+            uid = lossy_uid(
+                req.sop_instance_uid, self.received_digest, target, self.policy.uid_root
+            )
+            encoded = _with_sop_instance_uid(encoded, uid, self.policy.limits)
+            record = dataclasses.replace(record, sop_instance_uid=uid)
+        out = self.sink.store.spool()
+        try:
+            out.write(encoded)
+        except BaseException:
+            out.discard()
+            raise
+        offset = read_file_meta(encoded).dataset_offset
+        with memoryview(encoded) as view, view[offset:] as dataset:
+            self.digest = DIGEST_PREFIX + blake3.blake3(dataset, max_threads=1).hexdigest()
+        return out, record
 
     def _commit(self, spool: Spool) -> StoreResult:
         spool = self.spool if self.spool is not None else spool
@@ -518,6 +666,12 @@ class _IngestHandle:
             findings=[f.as_json() for f in self.findings],
             synced=durable,
         )
+        if self.new_uid is not None:
+            record = dataclasses.replace(
+                record,
+                sop_instance_uid=self.new_uid,
+                original_sop_instance_uid=req.sop_instance_uid,
+            )
         self.spool = None
         return self.sink.committer.submit(
             CommitItem(spool, record, status=self.status, comment=self.comment)

@@ -7,7 +7,7 @@ Each choice is documented with the C-STORE status it leads to and what it risks;
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ __all__ = [
     "IngestedInstance",
     "Validator",
     "StoragePolicy",
+    "TranscodeFailure",
 ]
 
 
@@ -58,6 +59,34 @@ class DuplicatePolicy(enum.Enum):
     OVERWRITE = "overwrite"
     REJECT = "reject"
     VERSION = "version"
+
+
+class TranscodeFailure(enum.Enum):
+    """What an instance the storage policy's transcode cannot be applied to does.
+
+    The transcode fails when the matrix has no path for the pair (PS3.2 Table
+    N.5-9 NOT_SUPPORTED: no decoder for the received syntax, a video or
+    referenced-pixel syntax) or the codec refuses the image (e.g. JPEG-LS of
+    32-bit pixels) or its pixel data. Never a silent Success with the original:
+
+    ================== =========================================================
+    refuse (default)   0xC000 (Error: Cannot understand, PS3.4 B.2.3) with an
+                       Error Comment naming the target and the reason; nothing
+                       is stored. Not 0x0110 (Processing failure): the outcome
+                       is decided by this data set and this policy, and a
+                       sender retrying a 0x0110 would get it again.
+    store-as-received  stored as received, answered 0x0000, the record says
+                       NOT_SUPPORTED with the reason and a warning is logged.
+                       No warning status fits: PS3.4 B.2.3 has 0xB000 for
+                       coerced elements, 0xB006 for discarded ones, 0xB007 for a
+                       data set not matching its SOP Class, and here nothing was
+                       changed; the operator chose this outcome, and the
+                       conformance statement says so.
+    ================== =========================================================
+    """
+
+    REFUSE = "refuse"
+    STORE_AS_RECEIVED = "store-as-received"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +141,23 @@ class StoragePolicy:
     durability : Durability
         See :class:`Durability`; default ``fsync``.
     store_transfer_syntax : str or None
-        Store in this (native) syntax; None (default): as received.
+        Store in this syntax (any the transcoding matrix reaches: native, or
+        compressed such as JPEG-LS Lossless ``1.2.840.10008.1.2.4.80``); None
+        (default): as received. Instances without Pixel Data are stored as
+        received whatever the target.
+    store_transfer_syntax_by_modality : mapping of str to str
+        Modality (0008,0060) -> the syntax to store that modality's instances
+        in, over `store_transfer_syntax` ("" : as received).
+    allow_lossy : bool
+        Allow a lossy target (default False). Lossy output is a new instance
+        (PS3.3 C.7.6.1.1.5): it is stored under a new SOP Instance UID, the
+        index maps the sender's UID to it, and the C-STORE is answered 0xB000
+        (Coercion of Data Elements: the SOP Instance UID and the Lossy Image
+        Compression attributes were changed).
+    uid_root : str or None
+        Root of the new UIDs of lossy instances (default ``2.25``, PS3.5 B.2).
+    on_transcode_failure : TranscodeFailure
+        See :class:`TranscodeFailure`; default ``refuse``.
     min_free_bytes : int
         Refuse a store (0xA700) before reading it when free space would fall
         below this. Default 1 GiB.
@@ -136,6 +181,10 @@ class StoragePolicy:
     duplicates: DuplicatePolicy = DuplicatePolicy.KEEP
     durability: Durability = Durability.FSYNC
     store_transfer_syntax: str | None = None
+    store_transfer_syntax_by_modality: Mapping[str, str] = field(default_factory=dict)
+    allow_lossy: bool = False
+    uid_root: str | None = None
+    on_transcode_failure: TranscodeFailure = TranscodeFailure.REFUSE
     min_free_bytes: int = 1 << 30
     reservation_bytes: int = 64 << 20
     flush_interval: float = 1.0
@@ -143,3 +192,10 @@ class StoragePolicy:
     limits: Limits = DEFAULT_LIMITS
     lenient_odd_length: bool = False
     route: Callable[[InstanceRecord], Sequence[str]] | None = None
+
+    def target_syntax(self, modality: str) -> str | None:
+        """The syntax an instance of `modality` is stored in (None: as received)."""
+        target = self.store_transfer_syntax_by_modality.get(modality)
+        if target is None:
+            return self.store_transfer_syntax
+        return target or None

@@ -576,7 +576,7 @@ def test_a_version_1_index_is_migrated(tmp_path: Path) -> None:
     db.close()
     index = SQLiteIndex(path)
     try:
-        assert index.schema_version == SCHEMA_VERSION == 2
+        assert index.schema_version == SCHEMA_VERSION == 3
         assert index.forward_jobs() == []
     finally:
         index.close()
