@@ -774,7 +774,7 @@ def _archive(args: argparse.Namespace) -> int:
             print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no jobs")
             return 0
         if args.action == "show":
-            found = archive.index.versions(args.uid)
+            found = archive.versions(args.uid)  # by its own UID, or the one sent (lossy)
             if not found:
                 print(f"{args.uid}: not in the archive", file=sys.stderr)
                 return 1

@@ -20,8 +20,8 @@ from typing import Any
 
 from storecore.errors import StorecoreError
 from storecore.storage.blobstore import Layout
-from storecore.storage.policy import DuplicatePolicy, Durability, StoragePolicy
-from storecore.uid import transfer_syntax
+from storecore.storage.policy import DuplicatePolicy, Durability, StoragePolicy, TranscodeFailure
+from storecore.uid import is_valid_uid, transfer_syntax
 
 __all__ = ["SETTINGS", "TABLES", "ConfigError", "ServeConfig", "Setting", "load_config"]
 
@@ -160,8 +160,44 @@ SETTINGS: tuple[Setting, ...] = (
             "durability", choices=tuple(x.value for x in Durability), risk=_DURABILITY_RISK,
             example="background"),
     Setting("storage", "store_transfer_syntax", "string", "",
-            "Store in this native syntax (UID or keyword, e.g. `ExplicitVRLittleEndian`); "
-            "empty: as received.", "store_transfer_syntax", example="ExplicitVRLittleEndian"),
+            "Store in this syntax (UID or keyword): any the transcoding matrix reaches with "
+            "the codecs installed, native (`ExplicitVRLittleEndian`, `DeflatedExplicitVRLittle"
+            "Endian`) or compressed (`JPEGLSLossless`, `JPEG2000Lossless`, `RLELossless`); "
+            "empty: as received. Checked at start: a target no installed codec writes, or a "
+            "lossy one without `allow_lossy`, stops it. Lossless targets keep the SOP "
+            "Instance UID (PS3.2 Table N.5-9 SUPPORTED); instances without Pixel Data are "
+            "stored as received.", "store_transfer_syntax",
+            risk="Transcoding costs CPU on the receive path (the codecs run in each "
+            "association's thread, in parallel); the sender's bytes are not kept.",
+            example="ExplicitVRLittleEndian"),
+    Setting("storage", "store_transfer_syntax_by_modality", "table", {},
+            "Modality (0008,0060) -> the syntax that modality's instances are stored in, "
+            "over `store_transfer_syntax` (`\"\"`: as received).",
+            "store_transfer_syntax_by_modality", example={"CT": "JPEGLSLossless", "US": ""}),
+    Setting("storage", "allow_lossy", "boolean", False,
+            "Allow a lossy `store_transfer_syntax` (JPEG Baseline, JPEG 2000, JPEG-LS "
+            "Near-Lossless). A lossy copy is a new instance (PS3.3 C.7.6.1.1.5): it is stored "
+            "under a new SOP Instance UID with Lossy Image Compression `01`, its ratio and "
+            "method, and a Source Image Sequence naming the original; the C-STORE is answered "
+            "0xB000 (Coercion of Data Elements) with the new UID in the Error Comment; the "
+            "index maps the sent UID to the new one, so look-ups and Storage Commitment of "
+            "the sent UID find it.", "allow_lossy",
+            risk="The original pixel values are lost for good: only the lossy copy is kept.",
+            example=True),
+    Setting("storage", "uid_root", "string", "",
+            "Root of the new SOP Instance UIDs of lossy copies (at most 30 characters); "
+            "empty: `2.25.` + a UUID (PS3.5 B.2).", "uid_root", example="1.2.3.4.5"),
+    Setting("storage", "on_transcode_failure", "string", "refuse",
+            "An instance the policy's transcode cannot be applied to (no decoder for the "
+            "syntax it came in, pixel data the codec cannot read, an image the encoder "
+            "refuses): `refuse` it, 0xC000 (Cannot understand) with the reason in the Error "
+            "Comment, nothing stored; or `store-as-received`, 0x0000 with the index record "
+            "saying NOT_SUPPORTED and why (no PS3.4 B.2.3 warning status fits: nothing was "
+            "coerced, discarded or mismatched).", "on_transcode_failure",
+            choices=tuple(x.value for x in TranscodeFailure),
+            risk="`store-as-received` answers Success for an instance not in the syntax the "
+            "policy names; only the index record and the log say so.",
+            example="store-as-received"),
     Setting("storage", "flush_interval", "number", 1.0,
             "Seconds between the background flusher's syncs (> 0).", "flush_interval",
             risk="With `durability = \"background\"`, the data a power loss can lose.",
@@ -253,6 +289,10 @@ class ServeConfig:
     duplicates: DuplicatePolicy = DuplicatePolicy.KEEP
     durability: Durability = Durability.FSYNC
     store_transfer_syntax: str | None = None
+    store_transfer_syntax_by_modality: tuple[tuple[str, str], ...] = ()
+    allow_lossy: bool = False
+    uid_root: str | None = None
+    on_transcode_failure: TranscodeFailure = TranscodeFailure.REFUSE
     flush_interval: float = 1.0
     min_free_bytes: int = 1 << 30
     reservation_bytes: int = 64 << 20
@@ -272,6 +312,10 @@ class ServeConfig:
             duplicates=self.duplicates,
             durability=self.durability,
             store_transfer_syntax=self.store_transfer_syntax,
+            store_transfer_syntax_by_modality=dict(self.store_transfer_syntax_by_modality),
+            allow_lossy=self.allow_lossy,
+            uid_root=self.uid_root,
+            on_transcode_failure=self.on_transcode_failure,
             min_free_bytes=self.min_free_bytes,
             reservation_bytes=self.reservation_bytes,
             flush_interval=self.flush_interval,
@@ -389,8 +433,19 @@ def load_config(path: str | Path) -> ServeConfig:
     for name in _PATHS:
         if name in values:
             values[name] = (source.parent / values[name]).resolve() if values[name] else None
-    if values.get("store_transfer_syntax") == "":
-        values["store_transfer_syntax"] = None
+    if "on_transcode_failure" in values:
+        values["on_transcode_failure"] = TranscodeFailure(values["on_transcode_failure"])
+    for name in ("store_transfer_syntax", "uid_root"):
+        if values.get(name) == "":
+            values[name] = None
+    if "store_transfer_syntax_by_modality" in values:
+        by_modality = values["store_transfer_syntax_by_modality"]
+        if not all(isinstance(v, str) for v in by_modality.values()):
+            raise ConfigError(
+                f"{where}: storage.store_transfer_syntax_by_modality maps modalities to "
+                "syntaxes (strings)"
+            )
+        values["store_transfer_syntax_by_modality"] = tuple(by_modality.items())
     return _check(ServeConfig(**values, source=source), where)
 
 
@@ -496,23 +551,46 @@ def _forward_syntax(where: str, value: object) -> str:
         raise ConfigError(f"{where}: transfer syntax {value!r} is unknown") from None
 
 
+def _store_syntax(where: str, name: str, value: str, config: ServeConfig) -> str:
+    """The UID of a storage target, checked reachable from a native syntax by the
+    transcoding matrix with the codecs installed (PS3.2 Table N.5-9)."""
+    from storecore.transcode.matrix import transcode_path
+    from storecore.transcode.records import TranscodePath
+
+    try:
+        ts = transfer_syntax(value)
+    except LookupError:
+        raise ConfigError(f"{where}: storage.{name} {value!r} is unknown") from None
+    decision = transcode_path(
+        "1.2.840.10008.1.2.1", ts, allow_lossy=config.allow_lossy
+    )  # Explicit VR Little Endian
+    if decision.path is TranscodePath.NOT_SUPPORTED:
+        raise ConfigError(f"{where}: storage.{name} {ts.keyword}: {decision.reason}")
+    return ts.uid
+
+
 def _check(config: ServeConfig, where: str) -> ServeConfig:
     if not 0 <= config.port <= 65535:
         raise ConfigError(f"{where}: port {config.port} is out of range")
     if config.metrics_port is not None and not 0 <= config.metrics_port <= 65535:
         raise ConfigError(f"{where}: metrics.port {config.metrics_port} is out of range")
     if config.store_transfer_syntax:
-        try:
-            ts = transfer_syntax(config.store_transfer_syntax)
-        except LookupError:
-            raise ConfigError(
-                f"{where}: store_transfer_syntax {config.store_transfer_syntax!r} is unknown"
-            ) from None
-        if not ts.native:
-            raise ConfigError(
-                f"{where}: store_transfer_syntax {ts.keyword}: only native syntaxes for now"
-            )
-        config = replace(config, store_transfer_syntax=ts.uid)
+        uid = _store_syntax(where, "store_transfer_syntax", config.store_transfer_syntax, config)
+        config = replace(config, store_transfer_syntax=uid)
+    if config.store_transfer_syntax_by_modality:
+        by_modality = tuple(
+            (modality, _store_syntax(where, f"store_transfer_syntax_by_modality.{modality}",
+                                     value, config) if value else "")
+            for modality, value in config.store_transfer_syntax_by_modality
+        )  # fmt: skip
+        config = replace(config, store_transfer_syntax_by_modality=by_modality)
+    if config.uid_root is not None and (
+        not is_valid_uid(config.uid_root) or len(config.uid_root) > 30
+    ):
+        raise ConfigError(
+            f"{where}: storage.uid_root {config.uid_root!r}: a valid UID of at most 30 "
+            "characters (the new UIDs append about 33 digits)"
+        )
     if config.flush_interval <= 0:
         raise ConfigError(f"{where}: flush_interval must be > 0")
     for name in ("min_free_bytes", "reservation_bytes"):

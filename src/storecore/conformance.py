@@ -16,10 +16,12 @@ B.2.3 (C-STORE statuses), Annex J (Storage Commitment).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from storecore import __version__
 from storecore.config import ServeConfig
 from storecore.dataset.part10 import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
-from storecore.storage.policy import DuplicatePolicy, Durability
+from storecore.storage.policy import DuplicatePolicy, Durability, TranscodeFailure
 from storecore.uid import STORAGE_SOP_CLASSES, transfer_syntax
 
 __all__ = ["conformance_statement", "TABLE_N59_HEADING"]
@@ -35,13 +37,16 @@ _DUPLICATES = {
 
 _STATUSES = (
     ("0x0000", "Success", "stored: the file and its index row are on disk (fsync durability)"),
-    ("0xB000", "Warning", "a validator reports a coercion of data elements"),
+    ("0xB000", "Warning", "stored lossy compressed under a new SOP Instance UID, named in "
+     "the Error Comment (storage policy with allow_lossy), or a validator reports a "
+     "coercion of data elements"),
     ("0xB006", "Warning", "a validator reports elements discarded"),
     ("0xB007", "Warning", "a validator error in lenient mode: stored, not matching the SOP Class"),
     ("0xA700", "Refused", "out of resources: below the free-space watermark, or the disk filled"),
     ("0xA900", "Error", "the data set's SOP Class/Instance UID differ from the command's, "
      "or a validator error in strict mode"),
-    ("0xC000", "Error", "the data set cannot be parsed (truncated, malformed, invalid UID)"),
+    ("0xC000", "Error", "the data set cannot be parsed (truncated, malformed, invalid UID), "
+     "or the storage policy's transcode cannot be applied to it (refuse)"),
     ("0x0111", "Failure", "duplicate SOP Instance with different content (reject policy)"),
     ("0x0110", "Failure", "processing failure inside the archive (a validator raised)"),
     ("0x0122", "Refused", "SOP Class not supported on the presentation context"),
@@ -52,6 +57,83 @@ def _trigger(rule: object) -> str:
     if getattr(rule, "trigger", "on-store") == "on-study-stable":
         return f"the study, {getattr(rule, 'stable_seconds', 0):g} s after its last instance"
     return "each instance, once stored"
+
+
+def _ts_name(uid: str) -> str:
+    return f"{transfer_syntax(uid).name} ({uid})"
+
+
+def _ingest_transcoding(config: ServeConfig, add: Callable[[str], None]) -> None:
+    """Section 3's transcoding on ingest: the targets, the statuses, the UID map."""
+    targets = dict(config.store_transfer_syntax_by_modality)
+    add("\n### Transcoding on ingest (PS3.2 Table N.5-9)\n")
+    if not config.store_transfer_syntax and not any(targets.values()):
+        add("The storage policy names no syntax to store in: every instance is stored in "
+            "the syntax it was received in.\n")  # fmt: skip
+        return
+    default = (
+        _ts_name(config.store_transfer_syntax) if config.store_transfer_syntax else "as received"
+    )
+    add("| instances | stored in |\n|---|---|")
+    for modality, uid in targets.items():
+        add(f"| Modality {modality} | {_ts_name(uid) if uid else 'as received'} |")
+    add(f"| {'all others' if targets else 'all'} | {default} |")
+    from storecore.transcode.matrix import transcode_path
+    from storecore.transcode.records import TranscodePath
+
+    chosen = {t for t in [config.store_transfer_syntax, *targets.values()] if t}
+    lossy = sorted(
+        uid
+        for uid in chosen
+        if transcode_path("1.2.840.10008.1.2.1", uid, allow_lossy=True).path
+        is TranscodePath.NEW_UID
+    )
+    add(
+        "\nInstances with Pixel Data are transcoded after validation and before the commit; "
+        "instances without Pixel Data are stored as received. A lossless target keeps the "
+        "SOP Instance UID (SUPPORTED) and the pixel values exactly; the index records the "
+        "path, the codec and its version for each instance."
+    )
+    if lossy:
+        add(
+            f"\nLossy output is allowed ({', '.join(_ts_name(u) for u in lossy)}): a lossy "
+            "copy is a new instance (PS3.3 C.7.6.1.1.5, NEW_UID). It is stored under a new "
+            "SOP Instance UID"
+            + (f" under the root `{config.uid_root}`" if config.uid_root else " (`2.25.` + a "
+               "UUID, PS3.5 B.2)")
+            + ", derived from the received instance so that the same instance sent again "
+            "maps to the same UID, with Lossy Image Compression (0028,2110) `01`, Lossy Image "
+            "Compression Ratio (0028,2112) and Method (0028,2114), Derivation Description, "
+            "Image Type `DERIVED` and a Source Image Sequence (0008,2112) referencing the "
+            "original. The C-STORE-RSP is 0xB000 (Coercion of Data Elements: the archive "
+            "changed attribute values, PS3.4 B.2.3) with the new UID in the Error Comment. "
+            "The original pixel values are not kept. The archive keeps the map of sent to "
+            "new SOP Instance UIDs: `storecore archive show`, the `Archive` look-ups and "
+            "Storage Commitment find the instance by either UID."
+        )  # fmt: skip
+    else:
+        add(
+            "\nLossy output is not allowed: no instance is stored under a UID other than "
+            "the one it was sent with."
+        )
+    if config.on_transcode_failure is TranscodeFailure.REFUSE:
+        add(
+            "\nAn instance the transcode cannot be applied to (no decoder for the syntax it "
+            "came in, pixel data the codec cannot read, an image the encoder cannot code) "
+            "is refused with 0xC000 (Cannot understand) and the reason in the Error Comment; "
+            "nothing is stored. Not 0x0110 (Processing failure): the outcome is decided by "
+            "the data set and the policy, and would be the same on a retry.\n"
+        )
+    else:
+        add(
+            "\nAn instance the transcode cannot be applied to (no decoder for the syntax it "
+            "came in, pixel data the codec cannot read, an image the encoder cannot code) "
+            "is stored as received and answered 0x0000 (the operator's choice, "
+            '`on_transcode_failure = "store-as-received"`); its index record says '
+            "NOT_SUPPORTED with the reason. No warning status is used: PS3.4 B.2.3 has "
+            "0xB000 for coerced elements, 0xB006 for discarded ones and 0xB007 for a data "
+            "set that does not match its SOP Class, and none of these happened.\n"
+        )
 
 
 def _syntaxes(config: ServeConfig) -> list[str]:
@@ -104,8 +186,10 @@ def conformance_statement(config: ServeConfig | None = None) -> str:
     add(
         "\nEach data set is stored as received (never re-encoded"
         + (
-            f", unless the storage policy names {config.store_transfer_syntax}"
+            ", unless the storage policy names a syntax to store in: see Transcoding on "
+            "ingest below"
             if config.store_transfer_syntax
+            or any(v for _, v in config.store_transfer_syntax_by_modality)
             else ""
         )
         + "), with File Meta Information naming the sender (Source AE Title). "
@@ -125,6 +209,7 @@ def conformance_statement(config: ServeConfig | None = None) -> str:
         f"operator (`storecore archive delete`), in `{config.path}`, and can be read back "
         "through the `Archive` API or exported (`storecore archive export`).\n"
     )
+    _ingest_transcoding(config, add)
     add("## 4. Storage Commitment Push Model (PS3.4 Annex J)\n")
     add(
         "As SCP: an N-ACTION is verified against the archive: each instance must be "
@@ -134,7 +219,11 @@ def conformance_statement(config: ServeConfig | None = None) -> str:
         "N-EVENT-REPORT goes on the requester's association while it is open, otherwise on "
         "a new association (SCP/SCU Role Selection, SCP role) to the address configured for "
         "its AE title, retried with back-off until delivered; pending transactions resume "
-        "after a restart. As SCU (`storecore send --commit`, `storecore commit`): the "
+        "after a restart. An instance stored under a new SOP Instance UID after lossy "
+        "compression on ingest is committed under the UID the requester sent: the archive "
+        "finds it through its map of sent to new UIDs and keeps it, lossy compressed, under "
+        "the new UID the C-STORE-RSP named (0xB000). As SCU (`storecore send --commit`, "
+        "`storecore commit`): the "
         "N-ACTION is sent on its own association and the report awaited there, or (with a "
         "report port) the association is released at once and the report taken on a "
         "listener.\n"

@@ -115,7 +115,10 @@ def test_a_broken_config_is_rejected_with_file_key_and_reason(tmp_path: Path) ->
     for text, words in (
         ("[server]\nport = 'eleven'\n", "server.port has the wrong type"),
         ("[peers.directory]\nWS1 = 'nowhere'\n", "peers.directory.WS1 = 'nowhere': use HOST:PORT"),
-        ("[storage]\nstore_transfer_syntax = 'JPEGBaseline8Bit'\n", "only native syntaxes"),
+        (
+            "[storage]\nstore_transfer_syntax = 'JPEGBaseline8Bit'\n",
+            "store_transfer_syntax JPEGBaseline8Bit: JPEG Baseline (Process 1) output is lossy",
+        ),
         ("[metrics]\nport = 9464\nhots = 'x'\n", "unknown key metrics.hots"),
         ("[validation]\nmode = 'paranoid'\n", "validation.mode = 'paranoid': choose strict or"),
         ("[server\n", "not valid TOML"),

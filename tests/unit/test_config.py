@@ -114,6 +114,16 @@ def test_the_validation_keys_are_those_validation_config_reads() -> None:
         ("[[forward]]\nname = 'x'\n", "forward #1: destination is required"),
         ("[[forward]]\nname = 'x'\ndestination = 'A@h:1'\ncommit = 'yes'\n", "commit has"),
         ("[metrics]\nport = -1\n", "metrics.port -1 is out of range"),
+        ("[storage]\nstore_transfer_syntax = 'JPEG2000'\n", "lossy output was not allowed"),
+        ("[storage]\nstore_transfer_syntax = 'MPEG2MPML'\n", "video syntaxes are not"),
+        ("[storage]\nstore_transfer_syntax = 'JPEG-XYZ'\n", "'JPEG-XYZ' is unknown"),
+        (
+            "[storage]\nstore_transfer_syntax_by_modality = { MR = 'JPEGBaseline8Bit' }\n",
+            "store_transfer_syntax_by_modality.MR JPEGBaseline8Bit: JPEG Baseline",
+        ),
+        ("[storage]\nstore_transfer_syntax_by_modality = { MR = 1 }\n", "(strings)"),
+        ("[storage]\nuid_root = '1.02.3'\n", "storage.uid_root '1.02.3': a valid UID"),
+        ("[storage]\non_transcode_failure = 'shrug'\n", "choose refuse or store-as-received"),
     ],
 )
 def test_a_bad_value_names_the_file_key_and_reason(tmp_path: Path, text: str, words: str) -> None:
@@ -130,3 +140,23 @@ def test_the_metrics_table_alone_turns_the_endpoint_on(tmp_path: Path) -> None:
     assert load_config(path).metrics_port == 9464
     path.write_text("[server]\n")
     assert load_config(path).metrics_port is None
+
+
+def test_the_ingest_transcoding_keys_make_the_storage_policy(tmp_path: Path) -> None:
+    from storecore.storage import TranscodeFailure
+
+    path = tmp_path / "storecore.toml"
+    path.write_text(
+        "[storage]\nstore_transfer_syntax = 'JPEG2000'\nallow_lossy = true\n"
+        "store_transfer_syntax_by_modality = { CT = '1.2.840.10008.1.2.4.80', US = '' }\n"
+        "on_transcode_failure = 'store-as-received'\nuid_root = '1.2.3.4'\n"
+    )
+    policy = load_config(path).policy()
+    assert policy.store_transfer_syntax == "1.2.840.10008.1.2.4.91"
+    assert policy.target_syntax("CT") == "1.2.840.10008.1.2.4.80"
+    assert policy.target_syntax("US") is None
+    assert policy.target_syntax("MR") == "1.2.840.10008.1.2.4.91"
+    assert policy.allow_lossy and policy.uid_root == "1.2.3.4"
+    assert policy.on_transcode_failure is TranscodeFailure.STORE_AS_RECEIVED
+    assert ServeConfig().policy().on_transcode_failure is TranscodeFailure.REFUSE
+    assert not ServeConfig().policy().allow_lossy

@@ -68,3 +68,33 @@ def test_forwarding_rules_are_the_scus_triggers(tmp_path: Path) -> None:
         "1.2.840.10008.1.2.4.80 | no |"
     ) in text
     assert "forwarding rules" not in conformance_statement(ServeConfig())
+
+
+def test_ingest_transcoding_is_described_from_the_configuration(tmp_path: Path) -> None:
+    config_file = tmp_path / "storecore.toml"
+    config_file.write_text(
+        '[storage]\nstore_transfer_syntax = "JPEGLSLossless"\n'
+        'store_transfer_syntax_by_modality = { US = "", XA = "JPEG2000" }\n'
+        'allow_lossy = true\nuid_root = "1.2.3.4"\n'
+        'on_transcode_failure = "store-as-received"\n'
+    )
+    text = conformance_statement(load_config(config_file))
+    section = text.split("### Transcoding on ingest", 1)[1].split("## 4.", 1)[0]
+    assert "| Modality US | as received |" in section
+    assert "| Modality XA | JPEG 2000 Image Compression (1.2.840.10008.1.2.4.91) |" in section
+    assert "| all others | JPEG-LS Lossless Image Compression (1.2.840.10008.1.2.4.80) |" in section
+    assert "Lossy output is allowed (JPEG 2000 Image Compression" in section
+    assert "under the root `1.2.3.4`" in section and "0xB000 (Coercion of Data Elements" in section
+    assert "map of sent to new SOP Instance UIDs" in section
+    assert "stored as received and answered 0x0000" in section
+    assert "committed under the UID the requester sent" in text
+
+    lossless = tmp_path / "lossless.toml"
+    lossless.write_text('[storage]\nstore_transfer_syntax = "RLELossless"\n')
+    section = conformance_statement(load_config(lossless)).split("### Transcoding on ingest")[1]
+    assert "| all | RLE Lossless (1.2.840.10008.1.2.5) |" in section
+    assert "Lossy output is not allowed" in section
+    assert "is refused with 0xC000 (Cannot understand)" in section
+
+    default = conformance_statement(ServeConfig())
+    assert "names no syntax to store in: every instance is stored in the syntax it was" in default
