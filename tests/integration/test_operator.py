@@ -30,6 +30,7 @@ SUBCOMMANDS = [
     ["archive", "forward"],
     ["archive", "queue"],
     ["scan"],
+    ["dump"],
     ["transcode"],
     ["validate"],
     ["receive"],
