@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from storecore.commitment import (
 )
 from storecore.commitment.service import CommitmentService
 from storecore.dataset import read_file_meta
+from storecore.dataset.part10 import IMPLEMENTATION_CLASS_UID
 from storecore.integrations.pynetdicom import (
     StorecoreHandlers,
     add_storecore_contexts,
@@ -95,8 +97,13 @@ def _meta(path: Path) -> tuple[str, str, int]:
     return meta.media_storage_sop_instance_uid or "", meta.transfer_syntax_uid, meta.dataset_offset
 
 
-def _rows(root: Path) -> dict[str, tuple[Any, ...]]:
-    """Index rows by SOP Instance UID, without what differs between two receptions."""
+def _rows(root: Path, *, size: bool = True) -> dict[str, tuple[Any, ...]]:
+    """Index rows by SOP Instance UID, without what differs between two receptions.
+
+    `size` False leaves out the file size too (an adopted file keeps
+    pynetdicom's File Meta, whose length differs from storecore's); each
+    row's size is then checked against its file instead.
+    """
     with sqlite3.connect(f"file:{root / 'index.sqlite'}?mode=ro", uri=True) as db:
         db.row_factory = sqlite3.Row
         out = {}
@@ -104,6 +111,8 @@ def _rows(root: Path) -> dict[str, tuple[Any, ...]]:
             d = dict(row)
             for volatile in ("pk", "patient_pk", "received_at"):
                 d.pop(volatile)
+            if not size:
+                assert d.pop("size") == (root / "objects" / d["blob_key"]).stat().st_size
             out[d["sop_instance_uid"]] = tuple(sorted(d.items()))
         return out
 
@@ -112,6 +121,33 @@ def _files(root: Path) -> dict[str, bytes]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "objects").rglob("*.dcm")
     }
+
+
+def _datasets(root: Path) -> dict[str, tuple[str, str, str, bytes]]:
+    """Per stored file: the File Meta's SOP Class, SOP Instance and Transfer Syntax UIDs
+    and the dataset bytes after it (what an adopted file shares with a streamed one)."""
+    out = {}
+    for key, data in _files(root).items():
+        meta = read_file_meta(data)
+        out[key] = (
+            meta.media_storage_sop_class_uid,
+            meta.media_storage_sop_instance_uid,
+            meta.transfer_syntax_uid,
+            data[meta.dataset_offset :],
+        )
+    return out
+
+
+def _same_as_serve(ours: Path, serve: Path, *, adopted: bool) -> None:
+    """`ours` holds what `storecore serve` stored in `serve`: files, or with adopt datasets."""
+    if adopted:
+        assert _datasets(ours) == _datasets(serve)
+        assert _rows(ours, size=False) == _rows(serve, size=False)
+        for data in _files(ours).values():  # pynetdicom's File Meta, as it wrote it
+            assert read_file_meta(data).implementation_class_uid != IMPLEMENTATION_CLASS_UID
+    else:
+        assert _files(ours) == _files(serve)
+        assert _rows(ours) == _rows(serve)
 
 
 def _storescu(port: int, path: Path, ts: str) -> subprocess.CompletedProcess[str]:
@@ -176,8 +212,8 @@ def test_dcmtk_storescu_into_pynetdicom_ae_stores_what_serve_stores(
         reference.close()
     assert sent > 20, sent
     theirs = _files(tmp_path / "serve")
-    assert _files(tmp_path / "pynetdicom") == theirs
-    assert _rows(tmp_path / "pynetdicom") == _rows(tmp_path / "serve")
+    _same_as_serve(tmp_path / "pynetdicom", tmp_path / "serve", adopted=chunked)
+    assert list((tmp_path / "pynetdicom" / "spool").iterdir()) == []
     assert len(theirs) >= sent - 5  # a few of pydicom's files are refused by both alike
     # the dataset bytes as sent (dcmtk re-encodes some of pydicom's odd files on the
     # way; the serve tests compare those with dcmtk's bit-preserving storescp): the
@@ -224,9 +260,124 @@ def test_storecore_scu_into_pynetdicom_ae_and_refusals(
         assert answers[0] == answers[1]
         assert answers[0][0] == 0xA900 and "SOP Instance UID in data set" in answers[0][1]
         assert [r.sop_instance_uid for r in ours.instances()] == [f"1.2.3.{n}" for n in range(1, 6)]
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
-    assert _rows(tmp_path / "a") == _rows(tmp_path / "b")
+    _same_as_serve(tmp_path / "a", tmp_path / "b", adopted=True)
     assert list((tmp_path / "a" / "spool").iterdir()) == []
+
+
+def test_chunked_dataset_file_is_moved_into_the_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STORE_RECV_CHUNKED_DATASET with pynetdicom's temporary folder in the spool: each
+    stored file is the very inode pynetdicom wrote (renamed, linked), never a copy."""
+    monkeypatch.setattr(_config, "STORE_RECV_CHUNKED_DATASET", True)
+    files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.3.{n}") for n in range(1, 4)]
+    written: dict[str, int] = {}
+    with _archive(tmp_path / "archive") as archive:
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "archive" / "spool"))
+        handlers = StorecoreHandlers(archive)
+
+        def store(event: Any) -> Any:
+            path = event.dataset_path
+            assert path.parent == tmp_path / "archive" / "spool"
+            written[str(event.request.AffectedSOPInstanceUID)] = path.stat().st_ino
+            return handlers.handle_store(event)
+
+        ae = AE(ae_title="STORECORE")
+        add_storecore_contexts(ae)
+        port = free_port()
+        server = ae.start_server(
+            ("127.0.0.1", port),
+            block=False,
+            evt_handlers=[(evt.EVT_C_STORE, store), *handlers.handlers()[1:]],
+        )
+        try:
+            for f in files:
+                sent = _storescu(port, f, EXPLICIT)
+                assert sent.returncode == 0, sent.stderr
+        finally:
+            server.shutdown()
+        assert sorted(written) == ["1.2.3.1", "1.2.3.2", "1.2.3.3"]
+        for uid, inode in written.items():
+            stored = archive.path(uid)
+            assert stored.stat().st_ino == inode, uid
+            kept = stored.read_bytes()
+            raw = (tmp_path / "in" / f"{uid}.dcm").read_bytes()
+            assert (
+                kept[read_file_meta(kept).dataset_offset :]
+                == raw[_meta(tmp_path / "in" / f"{uid}.dcm")[2] :]
+            )
+        assert list((tmp_path / "archive" / "spool").iterdir()) == []
+        assert archive.verify().ok
+
+
+_KILLED_SENDER = """
+import os, signal, socket, sys
+rq, command, half = (open(sys.argv[1] + n, "rb").read() for n in (".rq", ".cmd", ".half"))
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=10)
+sock.sendall(rq)
+assert sock.recv(65536)[:1] == b"\\x02"  # A-ASSOCIATE-AC
+sock.sendall(command + half)
+print("sent", flush=True)
+sys.stdin.readline()
+os.kill(os.getpid(), signal.SIGKILL)  # mid-dataset: the kernel closes the socket
+"""
+
+
+def test_sender_killed_mid_dataset_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pynetdicom keeps the partial temporary file of a dead sender; the handlers remove it."""
+    from storecore.dimse import C_STORE_RQ, encode_command
+    from storecore.ul import Policy, build_request, encode_pdu
+
+    from .test_bad_input import pdata
+
+    monkeypatch.setattr(_config, "STORE_RECV_CHUNKED_DATASET", True)
+    source = write_instance(tmp_path / "in", sop_instance_uid="1.2.3.1")
+    raw = source.read_bytes()
+    dataset = raw[read_file_meta(raw).dataset_offset :]
+    base = str(tmp_path / "sender")
+    rq = build_request(
+        Policy(ae_title="KILLED", max_pdu_length=16384), "STORECORE", [(CT, (EXPLICIT,))]
+    )
+    Path(base + ".rq").write_bytes(encode_pdu(rq))
+    command = encode_command(
+        C_STORE_RQ(MessageID=1, AffectedSOPClassUID=CT, AffectedSOPInstanceUID="1.2.3.1")
+    )
+    Path(base + ".cmd").write_bytes(pdata(1, 3, command))
+    half = dataset[: len(dataset) // 2]
+    Path(base + ".half").write_bytes(
+        b"".join(pdata(1, 0, half[i : i + 8000]) for i in range(0, len(half), 8000))
+    )
+    spool = tmp_path / "archive" / "spool"
+    with _archive(tmp_path / "archive") as archive:
+        monkeypatch.setattr(tempfile, "tempdir", str(spool))
+        with pynetdicom_scp(archive) as (port, _):
+            sender = subprocess.Popen(
+                [sys.executable, "-c", _KILLED_SENDER, base, str(port)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert sender.stdout is not None and sender.stdin is not None
+            assert sender.stdout.readline() == "sent\n"
+            # pynetdicom's partial file is in the spool, holding the half received
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                partial = list(spool.glob("tmp*.dcm"))
+                if partial and partial[0].stat().st_size > len(half) // 2:
+                    break
+                time.sleep(0.02)
+            assert partial, "pynetdicom wrote no temporary file in the spool"
+            sender.stdin.write("die\n")
+            sender.stdin.flush()
+            assert sender.wait(10) == -signal.SIGKILL
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and list(spool.iterdir()):
+                time.sleep(0.02)
+            assert list(spool.iterdir()) == []
+        assert archive.instance("1.2.3.1") is None
+        assert _files(tmp_path / "archive") == {}
 
 
 def test_storecore_scu_commit_against_pynetdicom_ae(tmp_path: Path) -> None:
@@ -453,7 +604,7 @@ def test_contexts() -> None:
     add_storecore_contexts(ae)
     assert len(ae.supported_contexts) == len(STORAGE_SOP_CLASSES) + 1
     handlers = storecore_handlers(_FakeSink())  # type: ignore[arg-type]
-    assert [h[0] for h in handlers] == [evt.EVT_C_STORE, evt.EVT_C_ECHO]
+    assert [h[0] for h in handlers] == [evt.EVT_C_STORE, evt.EVT_CONN_CLOSE, evt.EVT_C_ECHO]
 
 
 def test_requested_contexts_refuse_more_than_128(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ What each piece does:
 - :func:`storecore_handlers`: ``evt.EVT_C_STORE`` streams the dataset bytes
   pynetdicom received (``event.request.DataSet``, or with pynetdicom's
   ``_config.STORE_RECV_CHUNKED_DATASET`` the file at ``event.dataset_path``)
-  into the sink of ``storecore serve`` (``Archive.sink()``); it never touches
+  into the sink of ``storecore serve`` (``Archive.sink()``; pynetdicom's file
+  is moved into the archive, not copied); it never touches
   ``event.dataset``, which would decode every element. The C-STORE-RSP carries
   the pipeline's status and Error Comment. ``evt.EVT_N_ACTION`` is the Storage
   Commitment SCP role on :class:`~storecore.commitment.service.CommitmentService`:
@@ -50,11 +51,28 @@ Two limits of pynetdicom 3.0.4, and what this module does about them:
   decoded; with it off, pynetdicom reads the file with ``dcmread`` and
   re-encodes it, its own least-decoding route. A rewritten dataset goes to a
   temporary Part 10 file and takes the same path.
-- With ``STORE_RECV_CHUNKED_DATASET`` pynetdicom writes the dataset to a
-  temporary file and deletes it after the handler; the handler streams that
-  file into the pipeline (one more sequential read and write of the dataset).
-  The sink protocol has no way to adopt a finished file, so it is copied, not
-  moved.
+- With ``STORE_RECV_CHUNKED_DATASET`` pynetdicom writes the dataset, after a
+  File Meta of its own, to a temporary file that it deletes after the
+  handler. The handler gives that file to the archive
+  (:meth:`~storecore.storage.ingest.ArchiveSink.adopt`): it is renamed into
+  the spool, hashed and scanned in one pass over its map, and stored with
+  pynetdicom's File Meta (the dataset bytes are the ones received; the File
+  Meta's Implementation Class UID is pynetdicom's and it has no Source AE
+  Title, the calling AE being in the index). A rename needs pynetdicom's
+  temporary folder on the archive's filesystem; point it at the archive's
+  spool, before the AE starts::
+
+      import tempfile
+      tempfile.tempdir = str(archive.root / "spool")  # pynetdicom's NamedTemporaryFile
+
+  (``tempfile.tempdir`` is process-wide; any folder on the archive's
+  filesystem will do, the spool has the archive remove what a crash left
+  there when it next opens.) From another filesystem the file is copied in
+  the kernel and a warning says where to point it. A sink other than the
+  archive's gets the file's dataset streamed into it. pynetdicom leaves the
+  partial file of a sender that died mid-dataset behind;
+  :meth:`StorecoreHandlers.handle_conn_close` (``evt.EVT_CONN_CLOSE``)
+  removes it.
 
 References
 ----------
@@ -92,6 +110,7 @@ from storecore.dataset.part10 import read_file_meta
 from storecore.errors import StorecoreError
 from storecore.scp import default_storage_transfer_syntaxes
 from storecore.storage.archive import Archive
+from storecore.storage.ingest import ArchiveSink
 from storecore.storage.sink import RefusedHandle, StoreHandle, StoreRequest, StoreResult, StoreSink
 from storecore.transcode import TranscodePath, TranscodeRecord, transcode_file
 from storecore.uid import STORAGE_SOP_CLASSES, transfer_syntax
@@ -223,9 +242,39 @@ class StorecoreHandlers:
             called_ae_title=_called_ae_title(assoc),
             message_id=int(request.MessageID or 0),
         )
+        path = _spooled_path(event)
+        if path is not None and isinstance(self.sink, ArchiveSink):
+            result = self._adopt(self.sink, path, store_request)
+        else:
+            result = self._stream(request, store_request, path)
+        if result.status:
+            log.warning(
+                "%s from %s stored with status 0x%04X%s",
+                sop_instance,
+                store_request.calling_ae_title,
+                result.status,
+                f" ({result.comment})" if result.comment else "",
+            )
+            return _status(result.status, result.comment)
+        return 0x0000
+
+    def _adopt(self, sink: ArchiveSink, path: Path, request: StoreRequest) -> StoreResult:
+        """pynetdicom's temporary file moves into the archive (:meth:`ArchiveSink.adopt`)."""
+        try:
+            return sink.adopt(path, request)
+        except Exception as exc:
+            log.exception("adopting %s failed", request.sop_instance_uid)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            status = _OUT_OF_RESOURCES if isinstance(exc, OSError) else _PROCESSING_FAILURE
+            return StoreResult(status, _short(f"cannot store: {exc}"))
+
+    def _stream(
+        self, request: C_STORE, store_request: StoreRequest, path: Path | None
+    ) -> StoreResult:
+        """The dataset's bytes, in memory or in pynetdicom's file, written into a sink handle."""
         handle = self._begin(store_request)
         try:
-            path = _spooled_path(event)
             if path is not None:
                 _feed_file(handle, path)
             else:
@@ -236,25 +285,48 @@ class StorecoreHandlers:
         except Exception as exc:
             handle.abort()
             if not isinstance(exc, OSError | StorecoreError):
-                log.exception("storing %s failed", sop_instance)
+                log.exception("storing %s failed", store_request.sop_instance_uid)
             status = _OUT_OF_RESOURCES if isinstance(exc, OSError) else _PROCESSING_FAILURE
-            return _status(status, f"cannot store: {exc}")
+            return StoreResult(status, _short(f"cannot store: {exc}"))
         try:
-            result = handle.finish()
+            return handle.finish()
         except Exception as exc:
-            log.exception("the sink failed finishing %s", sop_instance)
+            log.exception("the sink failed finishing %s", store_request.sop_instance_uid)
             handle.abort()
             status = _OUT_OF_RESOURCES if isinstance(exc, OSError) else _PROCESSING_FAILURE
-            result = StoreResult(status, f"sink failed: {exc}")
-        if result.status:
-            log.warning(
-                "%s from %s stored with status 0x%04X%s",
-                sop_instance,
-                store_request.calling_ae_title,
-                result.status,
-                f" ({result.comment})" if result.comment else "",
-            )
-        return _status(result.status, result.comment if result.status else None)
+            return StoreResult(status, _short(f"sink failed: {exc}"))
+
+    def handle_conn_close(self, event: Event) -> None:
+        """``evt.EVT_CONN_CLOSE``: remove the temporary file of a dataset that never ended.
+
+        With ``STORE_RECV_CHUNKED_DATASET``, pynetdicom 3.0.4 creates its
+        temporary file when the C-STORE-RQ's command arrives and removes it
+        only after the C-STORE handler ran: a sender that dies (or aborts) in
+        the middle of the dataset leaves the partial file behind, in the
+        archive's spool when pynetdicom's temporary folder is pointed there.
+        Nothing was acknowledged, so nothing is lost by removing it. The file
+        is found on the message pynetdicom was assembling
+        (``assoc.dimse.message``), whose ``_data_set_file`` is the one
+        attribute of pynetdicom's internals this module reads; a pynetdicom
+        without it leaves the file behind (in the spool, the archive removes
+        it when it next opens).
+        """
+        message = getattr(getattr(event.assoc, "dimse", None), "message", None)
+        partial = getattr(message, "_data_set_file", None)
+        if partial is None:
+            return
+        name = getattr(partial, "name", None)
+        with contextlib.suppress(Exception):
+            partial.close()
+        if isinstance(name, str):
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("cannot remove pynetdicom's partial file %s: %s", name, exc)
+            else:
+                log.info("removed the partial dataset of an ended association: %s", name)
 
     def _begin(self, request: StoreRequest) -> StoreHandle:
         try:
@@ -382,7 +454,10 @@ class StorecoreHandlers:
 
     def handlers(self, *, echo: bool = True) -> list[EventHandlerType]:
         """The ``(event, handler)`` pairs for ``AE.start_server(..., evt_handlers=...)``."""
-        out: list[EventHandlerType] = [(evt.EVT_C_STORE, self.handle_store)]
+        out: list[EventHandlerType] = [
+            (evt.EVT_C_STORE, self.handle_store),
+            (evt.EVT_CONN_CLOSE, self.handle_conn_close),
+        ]
         if self.commitment is not None:
             out.append((evt.EVT_N_ACTION, self.handle_n_action))
         if echo:

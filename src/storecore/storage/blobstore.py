@@ -19,6 +19,7 @@ import ctypes
 import enum
 import errno
 import itertools
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -39,6 +40,8 @@ __all__ = [
     "BlobStore",
     "FilesystemStore",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class Layout(enum.Enum):
@@ -109,6 +112,19 @@ class Spool:
             _sync_file_range(self.fd, self._started, self.size - self._started, _SFR_WRITE)
             self._started = self.size
 
+    @classmethod
+    def existing(cls, path: Path) -> Spool:
+        """A complete file already in the spool folder (:meth:`FilesystemStore.adopt`).
+
+        Nothing more is written to it: it has no descriptor open, and
+        :meth:`close` and :meth:`discard` work as for a written one.
+        """
+        spool = cls.__new__(cls)
+        spool.path = path
+        spool.fd = -1
+        spool.size = spool._started = os.stat(path).st_size
+        return spool
+
     def sync(self) -> None:
         os.fsync(self.fd)
 
@@ -155,6 +171,9 @@ class BlobStore(Protocol):
     """What the ingest pipeline and the archive need of a blob store."""
 
     def spool(self) -> Spool: ...
+
+    def adopt(self, path: str | os.PathLike[str]) -> Spool:
+        """Take a complete file written elsewhere as a spool file (it is moved, or copied)."""
 
     def publish(self, spool: Spool, key: str, tag: str, digest: str) -> list[str]:
         """Make the complete spool file visible under `key`; the folders touched."""
@@ -250,6 +269,7 @@ class FilesystemStore:
         self.objects.mkdir(parents=True, exist_ok=True)
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._pid = os.getpid()
+        self._warned_exdev = False
 
     # --------------------------------------------------------------- ingest
 
@@ -257,6 +277,42 @@ class FilesystemStore:
         with _SEQUENCE_LOCK:
             n = next(_SEQUENCE)
         return Spool(self.spool_dir / f"in-{self._pid}-{n}")
+
+    def adopt(self, path: str | os.PathLike[str]) -> Spool:
+        """Move a complete file written by someone else (pynetdicom) into the spool.
+
+        A rename when `path` is on the store's filesystem: no byte is read or
+        written again. From another filesystem (EXDEV) the file is copied in
+        the kernel (``sendfile``, no copy through Python) and the original
+        removed. Either way `path` is gone afterwards and the spool owns the
+        data; a failure leaves neither `path` nor a spool file behind.
+
+        Raises
+        ------
+        OSError
+            The move or the copy failed (ENOSPC...); `path` was removed.
+        """
+        with _SEQUENCE_LOCK:
+            n = next(_SEQUENCE)
+        target = self.spool_dir / f"in-{self._pid}-{n}"
+        try:
+            os.rename(path, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                raise
+            if not self._warned_exdev:
+                self._warned_exdev = True
+                log.warning(
+                    "%s is not on the store's filesystem (%s): adopted files are copied; "
+                    "point the writer's temporary folder at %s to have them moved",
+                    os.path.dirname(os.fspath(path)),
+                    self.root,
+                    self.spool_dir,
+                )
+            _copy_into(path, target)
+        return Spool.existing(target)
 
     def publish(self, spool: Spool, key: str, tag: str, digest: str) -> list[str]:
         """Rename the spool to say where it goes, then hard-link it into place.
@@ -390,6 +446,33 @@ class FilesystemStore:
     def free_bytes(self) -> int:
         st = os.statvfs(self.root)
         return st.f_bavail * st.f_frsize
+
+
+def _copy_into(source: str | os.PathLike[str], target: Path) -> None:
+    """Copy `source` to the new file `target` in the kernel, then remove `source`.
+
+    On any failure neither file is left.
+    """
+    try:
+        with open(source, "rb") as src:
+            size = os.fstat(src.fileno()).st_size
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            try:
+                offset = 0
+                while offset < size:
+                    sent = os.sendfile(fd, src.fileno(), offset, size - offset)
+                    if sent == 0:
+                        raise OSError(errno.EIO, f"{os.fspath(source)} shrank while copied")
+                    offset += sent
+            except BaseException:
+                os.close(fd)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target)
+                raise
+            os.close(fd)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(source)
 
 
 def is_out_of_space(exc: OSError) -> bool:

@@ -25,6 +25,12 @@ Space is checked before the data is accepted: a free-space watermark, and a
 reservation per instance in flight that grows as its bytes arrive; a store
 that would cross the watermark, or a write that fails (ENOSPC), is answered
 0xA700 and leaves nothing behind.
+
+:meth:`ArchiveSink.adopt` is the same pipeline for a dataset that another
+writer already put in a Part 10 file (pynetdicom's
+``STORE_RECV_CHUNKED_DATASET`` file): the file is moved into the spool, not
+copied, and step 1 runs over its map in one pass; steps 2-4 and the statuses
+are the streamed ingest's.
 """
 
 from __future__ import annotations
@@ -308,6 +314,62 @@ class ArchiveSink:
             self.unreserve(self.policy.reservation_bytes)
             what = "disk full" if is_out_of_space(exc) else exc.strerror
             return RefusedHandle(StoreResult(_OUT_OF_RESOURCES, _short(f"cannot spool: {what}")))
+
+    def adopt(self, path: str | os.PathLike[str], request: StoreRequest) -> StoreResult:
+        """Ingest a Part 10 file another writer has completed, moving it into the archive.
+
+        For a dataset that has already been written to disk with a File Meta
+        (pynetdicom's ``STORE_RECV_CHUNKED_DATASET`` temporary file): the file
+        is renamed into the spool (:meth:`BlobStore.adopt`; copied in the
+        kernel when it is on another filesystem), the BLAKE3 digest and the
+        scan run in one pass over its map, then the checks, validators,
+        transcoding and group commit of a streamed ingest, with the same
+        statuses. The file keeps the File Meta it came with (its dataset bytes
+        are the ones received), which must name `request`'s SOP Class, SOP
+        Instance and Transfer Syntax.
+
+        `path` is consumed: once this returns it is in the store, or removed
+        (a refused or failed instance leaves nothing in the spool either).
+
+        Parameters
+        ----------
+        path : path
+            The complete Part 10 file.
+        request : StoreRequest
+            The C-STORE-RQ it came with.
+
+        Returns
+        -------
+        StoreResult
+            The C-STORE-RSP status, as :meth:`StoreHandle.finish` answers it.
+
+        References
+        ----------
+        PS3.4 B.2.3 (statuses); PS3.10 7.1 (File Meta Information).
+        """
+        if not is_valid_uid(request.sop_instance_uid):
+            _remove(path)
+            return StoreResult(_CANNOT_UNDERSTAND, "invalid SOP Instance UID")
+        try:
+            size = os.stat(path).st_size
+        except OSError as exc:
+            _remove(path)
+            return StoreResult(_OUT_OF_RESOURCES, _short(f"cannot adopt: {exc.strerror}"))
+        # what a streamed ingest reserves by the time `size` bytes have arrived
+        reserved = max(size, self.policy.reservation_bytes)
+        why = self.reserve(reserved)
+        if why is not None:
+            log.warning("refused %s: %s", request.sop_instance_uid, why)
+            _remove(path)
+            return StoreResult(_OUT_OF_RESOURCES, _short(why))
+        try:
+            spool = self.store.adopt(path)
+        except OSError as exc:
+            self.unreserve(reserved)
+            what = "disk full" if is_out_of_space(exc) else exc.strerror
+            return StoreResult(_OUT_OF_RESOURCES, _short(f"cannot spool: {what}"))
+        return _AdoptedHandle(self, request, spool, reserved).run()
+
 
 class _IngestHandle:
     def __init__(self, sink: ArchiveSink, request: StoreRequest) -> None:
@@ -676,3 +738,86 @@ class _IngestHandle:
         return self.sink.committer.submit(
             CommitItem(spool, record, status=self.status, comment=self.comment)
         )
+
+
+def _remove(path: str | os.PathLike[str]) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # the answer does not depend on it; say so
+        log.warning("cannot remove %s: %s", os.fspath(path), exc)
+
+
+class _AdoptedHandle(_IngestHandle):
+    """:meth:`ArchiveSink.adopt`: a streamed ingest whose spool file arrived complete."""
+
+    def __init__(
+        self, sink: ArchiveSink, request: StoreRequest, spool: Spool, reserved: int
+    ) -> None:
+        # the state _IngestHandle's steps 2-4 read; nothing is written here
+        self.sink = sink
+        self.request = request
+        self.policy = sink.policy
+        self.reserved = reserved
+        self.received = spool.size
+        self.failed: StoreResult | None = None
+        self.spool: Spool | None = spool
+        self.hasher = blake3.blake3(max_threads=1)
+        self.tokens: list[Any] | None = [] if self.policy.validators else None
+        self.scanner = Scanner(
+            request.transfer_syntax_uid,
+            tokens=self.tokens is not None,
+            capture=INDEX_TAGS,
+            limits=self.policy.limits,
+            lenient_odd_length=self.policy.lenient_odd_length,
+        )
+        self.meta = b""
+
+    def run(self) -> StoreResult:
+        """Step 1 over the file's map, then :meth:`finish` (steps 2-4)."""
+        spool = self.spool
+        assert spool is not None
+        try:
+            refused = self._scan(spool)
+        except DatasetError as exc:
+            refused = StoreResult(_CANNOT_UNDERSTAND, _short(str(exc)))
+        except OSError as exc:
+            self._fail_os(exc)
+            return self.failed or StoreResult(_OUT_OF_RESOURCES)
+        except BaseException:
+            self.abort()
+            raise
+        if refused is not None:
+            self._fail(refused)
+            return refused
+        return self.finish()
+
+    def _scan(self, spool: Spool) -> StoreResult | None:
+        req = self.request
+        if spool.size == 0:
+            raise DatasetError("the file to adopt is empty")
+        with (
+            open(spool.path, "rb") as f,
+            mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m,
+            memoryview(m) as view,
+        ):
+            meta = read_file_meta(view)
+            for what, theirs, ours in (
+                ("Transfer Syntax", meta.transfer_syntax_uid, req.transfer_syntax_uid),
+                ("SOP Class", meta.media_storage_sop_class_uid, req.sop_class_uid),
+                ("SOP Instance", meta.media_storage_sop_instance_uid, req.sop_instance_uid),
+            ):
+                if theirs != ours:
+                    # not the dataset of this C-STORE: its bytes cannot be trusted
+                    why = f"the file's {what} UID is {theirs or 'absent'}"
+                    return StoreResult(_PROCESSING_FAILURE, _short(why))
+            self.meta = bytes(view[: meta.dataset_offset])  # what _validate offsets by
+            # the one pass of a streamed ingest, over the whole dataset at once:
+            # no Python-level copy; blake3 releases the GIL on large inputs
+            with view[meta.dataset_offset :] as dataset:
+                self.hasher.update(dataset)
+                found = self.scanner.feed(dataset)
+            if self.tokens is not None:
+                self.tokens += found
+        return None
