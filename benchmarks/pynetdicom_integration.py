@@ -23,12 +23,17 @@ so stored); start-up is not counted. Receivers:
 ``handlers-background``
     the same with ``durability=background`` (page cache, flushed every second).
 ``handlers-chunked``
-    ``handlers-fsync`` with pynetdicom's ``STORE_RECV_CHUNKED_DATASET`` (the
-    dataset goes through pynetdicom's temporary file).
+    ``handlers-fsync`` with pynetdicom's ``STORE_RECV_CHUNKED_DATASET`` and
+    its temporary folder (``tempfile.tempdir``) in the archive's spool: the
+    file pynetdicom writes is adopted (renamed into the archive), not copied.
 ``pynetdicom-floor``
     a pynetdicom AE whose C-STORE handler answers Success and keeps nothing:
     what pynetdicom itself costs per instance (association, PDUs, PDV
     assembly, responses), which no handler can go below.
+``pynetdicom-chunked-floor``
+    the same with ``STORE_RECV_CHUNKED_DATASET``: pynetdicom also writes each
+    dataset to its temporary file (and deletes it after the handler); the
+    floor under ``handlers-chunked``.
 
 Run, from the repository root::
 
@@ -68,6 +73,7 @@ RECEIVERS = (
     "handlers-background",
     "handlers-chunked",
     "pynetdicom-floor",
+    "pynetdicom-chunked-floor",
 )
 
 
@@ -95,6 +101,10 @@ def serve(out: Path, port: int, durability: str, chunked: bool) -> None:
     from storecore.storage import Archive, Durability, StoragePolicy
 
     _config.STORE_RECV_CHUNKED_DATASET = chunked
+    if chunked:
+        # pynetdicom's NamedTemporaryFile on the archive's filesystem: adopted by rename
+        out.joinpath("spool").mkdir(parents=True, exist_ok=True)
+        tempfile.tempdir = str(out / "spool")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if durability == "floor":
@@ -140,17 +150,20 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 6
 def _receiver(name: str, out: Path, port: int) -> list[str]:
     if name == "pynetdicom-storescp":
         return receiver_argv("pynetdicom", out, port, PDU)
-    durability = {"handlers-background": "background", "pynetdicom-floor": "floor"}.get(
-        name, "fsync"
-    )
+    durability = {
+        "handlers-background": "background",
+        "pynetdicom-floor": "floor",
+        "pynetdicom-chunked-floor": "floor",
+    }.get(name, "fsync")
     argv = [sys.executable, __file__, "--serve", str(out), str(port), "--durability", durability]
-    return [*argv, "--chunked"] if name == "handlers-chunked" else argv
+    chunked = name in ("handlers-chunked", "pynetdicom-chunked-floor")
+    return [*argv, "--chunked"] if chunked else argv
 
 
 def _stored(name: str, out: Path) -> int:
     if name == "pynetdicom-storescp":
         return sum(1 for p in out.iterdir() if p.is_file())
-    if name == "pynetdicom-floor":
+    if name.endswith("-floor"):
         return -1  # keeps nothing
     import sqlite3
 
@@ -201,6 +214,9 @@ def transfer(name: str, corpus: NetCorpus, work: Path) -> Run:
             proc.kill()
             proc.communicate()
     stored = _stored(name, out)
+    left = sorted(p.name for p in (out / "spool").iterdir()) if name.startswith("handlers") else []
+    if left:  # adopted or streamed, every answered instance leaves the spool
+        raise RuntimeError(f"{name} left {len(left)} files in its spool: {left[:5]}")
     return Run(name, len(corpus.files), stored, wall, cpu)
 
 

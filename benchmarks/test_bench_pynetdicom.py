@@ -3,8 +3,9 @@
 The pytest version of ``benchmarks/pynetdicom_integration.py`` (see there for
 the full run and what it measures): every receiver (pynetdicom's storescp,
 a pynetdicom AE with storecore's handlers in three settings, pynetdicom's
-floor) gets the corpus once from dcmtk's storescu; the test checks that every
-instance was answered and stored, and keeps the table in ``extra_info``.
+floors in memory and chunked) gets the corpus once from dcmtk's storescu;
+the test checks that every instance was answered and stored (and the
+handlers' spools left empty), and keeps the table in ``extra_info``.
 Nothing here asserts on a time or a CPU figure.
 """
 
