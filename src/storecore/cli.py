@@ -696,7 +696,12 @@ def _serve(args: argparse.Namespace) -> int:
             metrics_port=args.metrics_port,
         )
         ssl_context = server_context(config)
-        archive = Archive(config.path, policy=config.policy(), layout=config.layout)
+        from storecore.net.metrics import MeteredSink, Metrics
+
+        metrics = Metrics()
+        metered = config.metrics_port is not None
+        policy = config.policy(observe_finding=metrics.finding if metered else None)
+        archive = Archive(config.path, policy=policy, layout=config.layout)
     except (StorecoreError, OSError) as exc:
         print(f"storecore serve: {exc}", file=sys.stderr)
         return 2
@@ -707,11 +712,20 @@ def _serve(args: argparse.Namespace) -> int:
         directory={ae: (host, port) for ae, host, port in config.directory},
         ae_title=config.ae_title,
     )
-    from storecore.forward import Forwarder
-    from storecore.net.metrics import MeteredSink, Metrics
+    import functools
 
-    forwarder = Forwarder(archive, config.forward) if config.forward else None
-    metrics = Metrics(archive, commitment)
+    from storecore.forward import Forwarder
+
+    forwarder = (
+        Forwarder(
+            archive,
+            config.forward,
+            on_transcode=functools.partial(metrics.transcoded, "forward") if metered else None,
+        )
+        if config.forward
+        else None
+    )
+    metrics.watch(archive, commitment)
     sink: Any = archive.sink()
     try:
         if config.metrics_port is not None:

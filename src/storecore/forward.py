@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,10 @@ class Forwarder:
         Seconds before each new attempt of a job; after the last it fails.
     batch : int
         At most this many instances per association.
+    on_transcode : callable, optional
+        Called with (path, source syntax, target syntax) for each instance sent
+        in another syntax, or not sent for want of one (NOT_SUPPORTED; the
+        target is then ""), e.g. to count them in the metrics.
     """
 
     def __init__(
@@ -124,8 +128,10 @@ class Forwarder:
         retry_delays: Sequence[float] = (1, 5, 15, 60, 300, 900, 3600),
         batch: int = 500,
         poll: float = 0.2,
+        on_transcode: Callable[[str, str, str], object] | None = None,
     ) -> None:
         self.archive = archive
+        self.on_transcode = on_transcode
         self.rules = {r.name: r for r in rules}
         self.retry_delays = tuple(retry_delays)
         self.batch = batch
@@ -242,6 +248,8 @@ class Forwarder:
             log.warning("forward %s: %d instances not sent: %s", name, len(sendable), exc)
             return
         ops = []
+        if self.on_transcode is not None:
+            self._observe(sendable, outcomes)
         for job, outcome in zip(sendable, outcomes, strict=True):
             record = outcome.transcode
             transcode = (
@@ -272,6 +280,18 @@ class Forwarder:
         self.archive.index.apply(ops)
         done = sum(op.state == "done" for op in ops)
         log.info("forward %s -> %s: %d of %d sent", name, rule.ae_title, done, len(ops))
+
+    def _observe(self, jobs: list[ForwardJob], outcomes: list[Any]) -> None:
+        assert self.on_transcode is not None
+        index: Any = self.archive.index
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            record = outcome.transcode
+            if record is not None:
+                self.on_transcode(record.path.value, record.source_ts, record.target_ts)
+            elif outcome.status is None and (outcome.comment or "").startswith("NOT_SUPPORTED"):
+                stored = index.instance_by_pk(job.instance_pk)
+                source = stored.stored_transfer_syntax if stored is not None else ""
+                self.on_transcode("NOT_SUPPORTED", source, "")
 
     def _commit(
         self,

@@ -130,3 +130,86 @@ def test_a_broken_config_is_rejected_with_file_key_and_reason(tmp_path: Path) ->
         )
         assert run.returncode == 2, (text, run.stderr)
         assert str(config) in run.stderr and words in run.stderr, (text, run.stderr)
+
+
+def test_metrics_count_validation_findings_and_transcoding_paths(tmp_path: Path) -> None:
+    """Findings by severity, validator and module; transcodes on ingest and forwarding."""
+    import time
+    from collections import Counter
+
+    from storecore.scp import StorageSCP
+    from storecore.storage import DirectorySink
+    from storecore.validators import ValidationConfig, default_registry
+
+    folder = tmp_path / "send"
+    files = [write_instance(folder, sop_instance_uid=f"1.2.9.{n}") for n in (1, 2, 3)]
+    # what the validators say of each (the server's policy: lenient, per instance alike)
+    findings = default_registry().check_file(files[0], ValidationConfig.from_mapping({}))
+    assert findings, "the test instances must trigger findings"
+    expected = Counter((f.severity.value, f.validator or "-", f.module or "-") for f in findings)
+    # the forwarding destination takes Explicit VR Big Endian only: each send is transcoded
+    b = StorageSCP(
+        DirectorySink(tmp_path / "b"),
+        ae_title="B",
+        host="127.0.0.1",
+        port=0,
+        transfer_syntaxes=["1.2.840.10008.1.2.2"],
+    )
+    metrics_port, port = free_port(), free_port()
+    config = tmp_path / "storecore.toml"
+    with b:
+        config.write_text(
+            f'[server]\nhost = "127.0.0.1"\nport = {port}\n'
+            '[storage]\nmin_free_bytes = 0\nstore_transfer_syntax = "ImplicitVRLittleEndian"\n'
+            f"[metrics]\nport = {metrics_port}\n"
+            '[validation]\nmode = "lenient"\n'
+            f'[[forward]]\nname = "to-b"\ndestination = "B@127.0.0.1:{b.address[1]}"\n'
+            'transfer_syntaxes = ["ExplicitVRBigEndian"]\n'
+        )
+        server = subprocess.Popen(
+            [*CLI, "serve", "--config", str(config), "--storage", str(tmp_path / "archive")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            assert "listening" in server.stdout.readline() + server.stdout.readline()
+            send = subprocess.run(
+                [*CLI, "send", "127.0.0.1", str(port), "--aec", "STORECORE", *map(str, files)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert send.returncode == 0, send.stderr
+            # (prometheus_client writes the labels in alphabetical order)
+            forward = (
+                'storecore_transcodes_total{path="SUPPORTED",source="ImplicitVRLittleEndian",'
+                'target="ExplicitVRBigEndian",where="forward"}'
+            )
+            deadline = time.monotonic() + 60
+            while (after := _scrape(metrics_port)).get(forward, 0) < 3:
+                assert time.monotonic() < deadline, "the forwarder did not send"
+                time.sleep(0.2)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            _, err = server.communicate(timeout=60)
+        assert server.returncode == 0, err
+    assert after[forward] == 3
+    ingest = (
+        'storecore_transcodes_total{path="SUPPORTED",source="ExplicitVRLittleEndian",'
+        'target="ImplicitVRLittleEndian",where="ingest"}'
+    )
+    assert after[ingest] == 3
+    assert after['storecore_instances_received_total{status="0xB007"}'] == 3  # lenient
+    counted = {
+        key: value
+        for key, value in after.items()
+        if key.startswith("storecore_validation_findings_total{")
+    }
+    assert counted == {
+        f'storecore_validation_findings_total{{module="{m}",severity="{s}",validator="{v}"}}': (
+            3.0 * n
+        )
+        for (s, v, m), n in expected.items()
+    }

@@ -2,8 +2,11 @@
 
 :class:`MeteredSink` wraps any :class:`~storecore.storage.StoreSink` and counts
 what passes through it (instances by C-STORE status, bytes, the time from the
-first fragment to the answer); the archive's own state (instances indexed,
-free space, commitment transactions by state) is read when Prometheus scrapes.
+first fragment to the answer, the transcoding path taken on ingest);
+:meth:`Metrics.finding` counts validator findings and :meth:`Metrics.transcoded`
+the transcoding paths of forwarding sends (their producers are handed these
+methods); the archive's own state (instances indexed, free space, forwarding
+jobs and commitment transactions by state) is read when Prometheus scrapes.
 Each :class:`Metrics` has its own registry, so two servers in one process (or
 the tests) never share counters.
 
@@ -21,10 +24,12 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from storecore.storage.sink import StoreHandle, StoreRequest, StoreResult, StoreSink
+from storecore.uid import transfer_syntax
 
 if TYPE_CHECKING:
     from storecore.commitment.service import CommitmentService
     from storecore.storage.archive import Archive
+    from storecore.validators import Finding
 
 __all__ = ["Metrics", "MeteredSink"]
 
@@ -97,9 +102,35 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.findings = Counter(
+            "storecore_validation_findings",
+            "Validator findings (answered or not), by severity, validator label and PS3.3 module",
+            ["severity", "validator", "module"],
+            registry=self.registry,
+        )
+        self.transcodes = Counter(
+            "storecore_transcodes",
+            "Transcoding paths taken (PS3.2 Table N.5-9: SUPPORTED, NEW_UID, NOT_SUPPORTED), "
+            "on ingest and when forwarding, by source and target transfer syntax",
+            ["where", "path", "source", "target"],
+            registry=self.registry,
+        )
         if archive is not None:
-            self.registry.register(_ArchiveCollector(archive, commitment))
+            self.watch(archive, commitment)
         self._server: object | None = None
+
+    def watch(self, archive: Archive, commitment: CommitmentService | None = None) -> None:
+        """Report `archive`'s state (and `commitment`'s transactions) at each scrape."""
+        self.registry.register(_ArchiveCollector(archive, commitment))
+
+    def finding(self, finding: Finding) -> None:
+        """Count one validator finding (the registry's ``observe`` callback)."""
+        severity = "failed" if finding.failed else finding.severity.value
+        self.findings.labels(severity, finding.validator or "-", finding.module or "-").inc()
+
+    def transcoded(self, where: str, path: str, source_ts: str, target_ts: str) -> None:
+        """Count one transcoding decision; `where` is ``ingest`` or ``forward``."""
+        self.transcodes.labels(where, path, _keyword(source_ts), _keyword(target_ts)).inc()
 
     def serve(self, port: int, host: str = "127.0.0.1") -> int:
         """Start the HTTP endpoint in a daemon thread; returns the port (0: any free one)."""
@@ -140,8 +171,25 @@ class _MeteredHandle:
         result = self.handle.finish()
         self.metrics.instances.labels(f"0x{result.status:04X}").inc()
         self.metrics.latency.observe(time.perf_counter() - self.started)
+        # the archive's ingest handle keeps its transcoding record (the index row's
+        # ``transcode``) once the instance is through; other sinks have none
+        record = getattr(self.handle, "transcode", None)
+        if isinstance(record, dict) and "path" in record:
+            self.metrics.transcoded(
+                "ingest", record["path"], record.get("source_ts", ""), record.get("target_ts", "")
+            )
         return result
 
     def abort(self) -> None:
         self.metrics.instances.labels("aborted").inc()
         self.handle.abort()
+
+
+def _keyword(uid: str) -> str:
+    """A transfer syntax's keyword for a label (the UID if it has none; "-": none)."""
+    if not uid:
+        return "-"
+    try:
+        return transfer_syntax(uid).keyword or uid
+    except LookupError:
+        return uid
