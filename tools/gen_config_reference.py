@@ -56,6 +56,8 @@ def toml(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml(v) for v in value) + "]"
     if isinstance(value, dict):
+        if not value:
+            return "{}"
         return "{ " + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"no TOML literal for {value!r}")
 
