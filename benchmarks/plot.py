@@ -117,6 +117,11 @@ def bars(run: dict[str, Any], pdu: int) -> tuple[list[Bar], int]:
     return out, failed
 
 
+def number(v: float) -> str:
+    """A bar's figure: thousands separated, three significant digits below 100."""
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
 def plot(run: dict[str, Any], out: Path, *, pdu: int = 131072, title: str = "") -> list[Bar]:
     """Draw the PNG; return the bars it drew (the tests compare them with the JSON)."""
     import matplotlib
@@ -150,9 +155,10 @@ def plot(run: dict[str, Any], out: Path, *, pdu: int = 131072, title: str = "") 
             ax.set_yticks(list(ys), names, fontsize=8)
             ax.invert_yaxis()
             ax.set_xlabel(unit)
-            for y, v in zip(ys, values, strict=True):
-                ax.text(v, y, f" {v:,.0f}", va="center", fontsize=7)
-            ax.margins(x=0.18)
+            for y, v, b in zip(ys, values, row_bars, strict=True):
+                # the figure after the whisker's end, so that neither hides the other
+                ax.text(getattr(b, rng)[1], y, f"  {number(v)}", va="center", fontsize=7)
+            ax.margins(x=0.25)
             if row == 0:
                 ax.set_title(CORPUS_TITLES.get(corpus, corpus), fontsize=10)
     foot = (
@@ -161,6 +167,15 @@ def plot(run: dict[str, Any], out: Path, *, pdu: int = 131072, title: str = "") 
     )
     if failed:
         foot += f"; {failed} transfer(s) failed their checks and are not drawn"
+    from matplotlib.patches import Patch
+
+    receivers = dict.fromkeys(b.receiver for b in drawn)
+    fig.legend(
+        handles=[Patch(color=COLOURS.get(r, "#7f7f7f"), label=r) for r in receivers],
+        title="receiver",
+        loc="outside right upper",
+        fontsize=8,
+    )
     fig.suptitle(title or "storecore vs dcmtk vs pynetdicom", fontsize=12)
     fig.supxlabel(foot, fontsize=8)
     out.parent.mkdir(parents=True, exist_ok=True)
