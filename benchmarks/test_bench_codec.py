@@ -1,93 +1,112 @@
-"""Codec matrix, file bytes to file bytes, on the 512x512 16-bit CT (group ``codec``).
+"""Codecs, file to file, side by side (group ``codec``): the pytest version of codec_compare.py.
 
-Each pair side by side with pydicom 3 + its plugins (``compress``/
-``decompress``, where pydicom has an encoder). Run::
+Each transfer syntax and direction of ``codec_compare.SYNTAXES`` (the 512x512
+16-bit CT, its 8-bit window, a 640x480 RGB picture), by storecore, pydicom 3
+with its fastest plugin for the pair (chosen by timing each installed one)
+and python-gdcm in process. Run::
 
-    PYTHONPATH=src python3 -m pytest benchmarks/test_bench_codec.py --benchmark-only \
-        -p no:cacheprovider --benchmark-columns=median,iqr,rounds
+    PYTHONPATH=src python3 -m pytest benchmarks/test_bench_codec.py --benchmark-only \\
+        -p no:cacheprovider --benchmark-columns=median,iqr,rounds --benchmark-group-by=param:pair
 
-Under ``--benchmark-disable`` (CI) every path still runs once and is checked.
+Under ``--benchmark-disable`` (CI) every call still runs once and its output
+is checked (``codec_compare.check``: lossless pixels equal, JPEG Baseline as
+GDCM decodes it). Where pydicom or GDCM has no codec for a pair, or GDCM's
+output is wrong (RGB JPEG Baseline: YCbCr data labelled RGB), the case
+xfails with that reason; storecore's cases never do.
 """
 
 from __future__ import annotations
 
 import warnings
-from io import BytesIO
+from pathlib import Path
 
 import numpy as np
-import pydicom
 import pytest
+from pydicom.pixels import get_decoder, get_encoder
 
-from _corpus import Corpus
-from storecore.transcode import transcode
+from _corpus import Corpus, ct_pixels
+from _peers import GDCM_MISSING, gdcm, unlink
+from codec_compare import (
+    EXPLICIT_LE,
+    IMAGES,
+    JPEG_BASELINE,
+    SYNTAXES,
+    _fastest_plugin,
+    _write_ct8,
+    check,
+    ct8_pixels,
+    gdcm_call,
+    pydicom_call,
+    rgb_pixels,
+    storecore_call,
+    write_rgb,
+)
 
-EXPLICIT_LE = "1.2.840.10008.1.2.1"
-TARGETS = {
-    "rle": "1.2.840.10008.1.2.5",
-    "jpeg_lossless_sv1": "1.2.840.10008.1.2.4.70",
-    "jpegls_lossless": "1.2.840.10008.1.2.4.80",
-    "j2k_lossless": "1.2.840.10008.1.2.4.90",
-    "htj2k_lossless": "1.2.840.10008.1.2.4.201",
-}
+PAIRS = [
+    (image, name, direction)
+    for image, syntaxes in SYNTAXES.items()
+    for name in syntaxes
+    for direction in ("encode", "decode")
+]
 
 
 @pytest.fixture(scope="module")
-def ct(corpus: Corpus) -> bytes:
-    return corpus.ct["ct_explicit_le"].read_bytes()
-
-
-@pytest.fixture(scope="module")
-def encoded(ct: bytes) -> dict[str, bytes]:
-    return {k: transcode(ct, uid)[0] for k, uid in TARGETS.items()}
-
-
-def _pydicom_encode(ct: bytes, uid: str) -> bytes:
-    ds = pydicom.dcmread(BytesIO(ct))
-    ds.compress(uid, generate_instance_uid=False)
-    buf = BytesIO()
-    ds.save_as(buf)
-    return buf.getvalue()
-
-
-def _pydicom_decode(data: bytes) -> bytes:
-    ds = pydicom.dcmread(BytesIO(data))
-    ds.decompress(generate_instance_uid=False)
-    buf = BytesIO()
-    ds.save_as(buf)
-    return buf.getvalue()
+def images(
+    corpus: Corpus, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, np.ndarray]]:
+    root = tmp_path_factory.mktemp("codec-images")
+    return {
+        "ct": (corpus.ct["ct_explicit_le"], ct_pixels()),
+        "ct8": (_write_ct8(root / "ct8.dcm"), ct8_pixels()),
+        "rgb": (write_rgb(root / "rgb.dcm", rgb_pixels()), rgb_pixels()),
+    }
 
 
 @pytest.mark.benchmark(group="codec")
-@pytest.mark.parametrize("impl", ["storecore", "pydicom"])
-@pytest.mark.parametrize("target", TARGETS)
-def test_encode(benchmark, ct: bytes, impl: str, target: str) -> None:
-    uid = TARGETS[target]
-    if impl == "pydicom":
+@pytest.mark.parametrize("impl", ["storecore", "pydicom", "gdcm"])
+@pytest.mark.parametrize("pair", PAIRS, ids=[f"{i}-{n}-{d}".replace(" ", "_") for i, n, d in PAIRS])
+def test_codec(
+    benchmark,
+    images: dict[str, tuple[Path, np.ndarray]],
+    tmp_path: Path,
+    pair: tuple[str, str, str],
+    impl: str,
+) -> None:
+    image, name, direction = pair
+    ts = SYNTAXES[image][name]
+    native, original = images[image]
+    encoded = tmp_path / "encoded.dcm"
+    storecore_call(native, encoded, ts)  # every decoder reads storecore's encoding
+    src, target = (native, ts) if direction == "encode" else (encoded, EXPLICIT_LE)
+    lossy_from = None
+    dst = tmp_path / "out.dcm"
+    if ts == JPEG_BASELINE:
+        lossy_from = dst if direction == "encode" else encoded
+    label = f"{impl} {IMAGES[image]}, {name} {direction}"
+    if impl == "storecore":
+        call = lambda: storecore_call(src, dst, target)  # noqa: E731
+    elif impl == "pydicom":
+        registry = get_encoder if direction == "encode" else get_decoder
         try:
-            _pydicom_encode(ct, uid)
-        except Exception as exc:
-            pytest.xfail(f"pydicom has no encoder: {exc}")
-        out = benchmark(_pydicom_encode, ct, uid)
+            plugins = registry(ts).available_plugins
+        except NotImplementedError:
+            plugins = ()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plugin, failed = _fastest_plugin(plugins, lambda p: pydicom_call(src, dst, target, p))
+        if not plugin:
+            pytest.xfail(f"pydicom has no {direction}r for {name}: {failed or 'no plugin'}")
+        call = lambda: pydicom_call(src, dst, target, plugin)  # noqa: E731
     else:
-        out = benchmark(lambda: transcode(ct, uid)[0])
-    ref = pydicom.dcmread(BytesIO(ct)).pixel_array
-    assert np.array_equal(pydicom.dcmread(BytesIO(out)).pixel_array, ref)
-
-
-@pytest.mark.benchmark(group="codec")
-@pytest.mark.parametrize("impl", ["storecore", "pydicom"])
-@pytest.mark.parametrize("source", TARGETS)
-def test_decode(benchmark, ct: bytes, encoded: dict[str, bytes], impl: str, source: str) -> None:
-    data = encoded[source]
+        if gdcm is None:
+            pytest.fail(GDCM_MISSING, pytrace=False)
+        try:
+            gdcm_call(src, dst, target)
+            check(dst, target, original, label, lossy_from)
+        except (RuntimeError, AssertionError) as exc:
+            pytest.xfail(f"GDCM: {exc}")
+        call = lambda: gdcm_call(src, dst, target)  # noqa: E731
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if impl == "pydicom":
-            try:
-                _pydicom_decode(data)
-            except Exception as exc:
-                pytest.xfail(f"pydicom cannot decode: {exc}")
-            out = benchmark(_pydicom_decode, data)
-        else:
-            out = benchmark(lambda: transcode(data, EXPLICIT_LE)[0])
-    ref = pydicom.dcmread(BytesIO(ct)).pixel_array
-    assert np.array_equal(pydicom.dcmread(BytesIO(out)).pixel_array, ref)
+        benchmark.pedantic(call, setup=lambda: unlink(dst), rounds=15, warmup_rounds=1)
+        check(dst, target, original, label, lossy_from)
