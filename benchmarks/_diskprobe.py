@@ -14,27 +14,45 @@ pairs) and checked quickly by ``test_bench_archive.py``:
     each rename, which makes the new name itself durable (905/s). The bound
     for small instances made durable, one at a time.
 
-The loop is Python, but per file it spends microseconds in the interpreter
-against the milliseconds of the fsyncs, so it measures the kernel and the
-device, not Python.
+``receive``
+    The floor of any SCP that writes one file per instance, no fsync: the CPU
+    (user + system) per instance of a bare receiver process that takes the
+    corpus's instance size off a loopback TCP socket (``recv_into`` a 128 KiB
+    buffer, TCP_NODELAY) and writes it into a new file (create, write, close,
+    rename), then answers one byte; no DICOM at all. Sent by a second process
+    that only ``sendall``s one buffer and waits for the byte. The CPU no
+    one-file-per-instance receiver can go below on this kernel and filesystem,
+    whatever its protocol code costs (network.py compares the SCP CPU targets
+    with it).
+
+The loops are Python, but per file they spend microseconds in the interpreter
+against the milliseconds of the fsyncs (or the ~0.1-0.4 ms the kernel spends
+copying and allocating 0.5 MB), so they measure the kernel and the device, not
+Python.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
 
-__all__ = ["PROBES", "create_rate", "dd_bandwidth", "run_probe"]
+__all__ = ["NETWORK_PROBES", "PROBES", "create_rate", "dd_bandwidth", "receive_floor", "run_probe"]
 
 #: probe name -> what its figure is
 PROBES = {
     "dd": "MB/s, dd bs=1M count=1024 conv=fdatasync",
     "create": "files/s, create + write 4 KB + fsync + rename",
     "create+dirsync": "files/s, the same + fsync of the folder",
+}
+#: the network runs' probe (see ``receive`` above); its figure is per instance
+NETWORK_PROBES = {
+    "receive": "ms CPU per instance, a bare receiver: socket -> new file",
 }
 
 # "1073741824 bytes (1.1 GB, 1.0 GiB) copied, 2.9 s, 370 MB/s"
@@ -89,12 +107,75 @@ def create_rate(
     return files / elapsed
 
 
-def run_probe(name: str, folder: Path, *, dd_mib: int = 1024, files: int = 2000) -> float:
-    """The figure of one probe (see :data:`PROBES`)."""
+def receive_floor(folder: Path, size: int, count: int = 1000) -> float:
+    """ms of CPU per instance of a bare socket -> new file receiver (see ``receive``)."""
+    work = folder / "receive.probe"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the receiver: measures itself, reports through the pipe
+        code = 1
+        try:
+            os.close(r)
+            conn, _ = listener.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            buf = memoryview(bytearray(131072))
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            for i in range(count):
+                tmp = os.path.join(work, f".tmp-{i}")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                left = size
+                while left:
+                    n = conn.recv_into(buf, min(left, len(buf)))
+                    if not n:
+                        raise ConnectionError("the sender closed early")
+                    os.write(fd, buf[:n])
+                    left -= n
+                os.close(fd)
+                os.rename(tmp, os.path.join(work, f"{i}.dcm"))
+                conn.sendall(b"k")
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+            os.write(w, repr(cpu * 1e3 / count).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    listener.close()
+    try:
+        payload = os.urandom(size)
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for _ in range(count):
+                s.sendall(payload)
+                if s.recv(1) != b"k":
+                    raise RuntimeError("the receive probe's receiver failed")
+        with os.fdopen(r, "rb") as f:
+            figure = f.read()
+        _, status = os.waitpid(pid, 0)
+        if status or not figure:
+            raise RuntimeError("the receive probe's receiver failed")
+        return float(figure)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_probe(
+    name: str, folder: Path, *, dd_mib: int = 1024, files: int = 2000, size: int = 4096
+) -> float:
+    """The figure of one probe (see :data:`PROBES` and :data:`NETWORK_PROBES`).
+
+    ``size`` is the instance size of the ``receive`` probe (the corpus's mean).
+    """
     if name == "dd":
         return dd_bandwidth(folder, dd_mib)
     if name == "create":
         return create_rate(folder, files)
     if name == "create+dirsync":
         return create_rate(folder, files, dir_fsync=True)
+    if name == "receive":
+        return receive_floor(folder, size, min(files, 1000))
     raise ValueError(name)
