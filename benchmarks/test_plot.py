@@ -22,7 +22,8 @@ def run_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("plot")
     out = tmp / "run.json"
     argv = ["--corpora", "ct", "--ct", "6", "--pairs", "1,2,3", "--rounds", "2",
-            "--pdu", "131072", "--sample", "1", "--corpus-dir", str(tmp / "corpus"),
+            "--pdu", "131072", "--sample", "1", "--probe-files", "20",
+            "--corpus-dir", str(tmp / "corpus"),
             "--json", str(out)]  # fmt: skip
     assert network.main(argv) == 0
     return out
