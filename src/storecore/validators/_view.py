@@ -1,8 +1,14 @@
 """The scanned view of one instance that validators read: tokens, top-level values, raw bytes.
 
 Built from the scanner's tokens (:mod:`storecore.dataset`), never from pydicom
-objects: values are read from the mapped file by (offset, length) when a check
-asks for them.
+objects: values are read by (offset, length) when a check asks for them.
+
+Cost (issue 7: validation adds at most 10% to ingest): on ingest the tokens
+are the ingest scanner's and the file was just written, so :func:`open_view`
+reads only the bytes before the first large value (for an image, everything
+before Pixel Data: a few KiB) with one ``pread``; the file is mapped only if a
+check asks for bytes past them (:attr:`InstanceView.raw`, a large value).
+Mapping costs ten times the read (mmap, page faults, munmap).
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ import mmap
 import os
 import struct
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from types import TracebackType
 
+from storecore._ext._validate import index_tokens
 from storecore._typing import Buffer
 from storecore.dataset import Scanner, Token, TokenKind, inflate
 from storecore.limits import DEFAULT_LIMITS, Limits
@@ -20,8 +28,20 @@ from storecore.uid import TransferSyntax, transfer_syntax
 
 __all__ = ["InstanceView", "open_view"]
 
-_UNDEFINED = 0xFFFFFFFF
-_TOP_KINDS = (TokenKind.ELEMENT, TokenKind.SEQUENCE_START, TokenKind.ENCAPSULATED_START)
+_ELEMENT = TokenKind.ELEMENT
+_SEQUENCE_START = TokenKind.SEQUENCE_START
+_ENCAPSULATED_START = TokenKind.ENCAPSULATED_START
+_ITEM_START = TokenKind.ITEM_START
+_TOP_KINDS = frozenset((_ELEMENT, _SEQUENCE_START, _ENCAPSULATED_START))
+
+#: A value longer than this ends the bytes read ahead (the pixel data, an
+#: encapsulated document): checks read their length, seldom their bytes.
+_LARGE_VALUE = 64 * 1024
+#: At most this many bytes are read ahead; past them, the file is mapped.
+_MAX_HEAD = 1024 * 1024
+
+_U16 = (struct.Struct("<H"), struct.Struct(">H"))
+_U32 = (struct.Struct("<I"), struct.Struct(">I"))
 
 
 class InstanceView:
@@ -51,67 +71,83 @@ class InstanceView:
     ) -> None:
         ts = transfer_syntax if isinstance(transfer_syntax, TransferSyntax) else None
         self.transfer_syntax: TransferSyntax = ts or _ts(str(transfer_syntax))
-        self._data = memoryview(data).cast("B")
+        whole = memoryview(data).cast("B")
+        self._data: memoryview | None = whole
         if tokens is None:
             # the raw encoding, not the deflated one: `data` is already inflated
             scanner = Scanner(
                 _native_of(self.transfer_syntax), limits=limits,
                 lenient_odd_length=lenient_odd_length,
             )  # fmt: skip
-            found = scanner.feed(self._data)
+            found = scanner.feed(whole)
             found += scanner.close()
             tokens = found
+        self._init(tokens, whole, None)
+
+    def _init(
+        self, tokens: Sequence[Token], head: bytes | memoryview, mapper: _Mapper | None
+    ) -> None:
         self.tokens: Sequence[Token] = tokens
         self.big_endian = not self.transfer_syntax.little_endian
-        top: dict[int, int] = {}
-        for i, token in enumerate(tokens):
-            if token.depth == 0 and token.kind in _TOP_KINDS:
-                top[token.tag] = i
-        self._top = top
+        # one pass: tag -> its top-level token (the checks look tags up, never scan)
+        self._top, self._head_wanted = index_tokens(tokens, _LARGE_VALUE, _MAX_HEAD)
+        self._positions: dict[int, int] | None = None
+        #: the bytes values are read from: the whole data set, or (from a file)
+        #: those before the first large value; past them, :attr:`raw`
+        self._head = head
+        self._head_end = len(head)
+        self._mapper = mapper
 
     # ------------------------------------------------------------ elements
 
     @property
     def raw(self) -> memoryview:
         """The data set's bytes (valid only during the validator's call)."""
+        if self._data is None:
+            assert self._mapper is not None
+            self._data = self._mapper.map()
         return self._data
+
+    def _read(self, offset: int, length: int) -> bytes:
+        end = offset + length
+        if end <= self._head_end:
+            return bytes(self._head[offset:end])
+        return bytes(self.raw[offset:end])
 
     def __contains__(self, tag: int) -> bool:
         return tag in self._top
 
     def top_level(self) -> Iterator[Token]:
         """The top-level element tokens, in stream order."""
-        for i in self._top.values():
-            yield self.tokens[i]
+        return iter(self._top.values())
 
     def token(self, tag: int) -> Token | None:
         """The top-level token of `tag` (None: absent)."""
-        i = self._top.get(tag)
-        return None if i is None else self.tokens[i]
+        return self._top.get(tag)
 
     def value(self, tag: int) -> bytes | None:
         """The raw value of a top-level element (None: absent; sequences: b'')."""
-        t = self.token(tag)
+        t = self._top.get(tag)
         if t is None:
             return None
-        if t.kind != TokenKind.ELEMENT:
+        if t[0] != _ELEMENT:
             return b""
-        return bytes(self._data[t.value_offset : t.value_offset + t.length])
+        return self._read(t[5], t[3])
 
     def is_empty(self, tag: int) -> bool:
         """Present without a value: zero length, only padding, or a sequence of no items."""
-        t = self.token(tag)
+        t = self._top.get(tag)
         if t is None:
             return False
-        if t.kind == TokenKind.SEQUENCE_START:
-            return self.item_count(tag) == 0
-        if t.kind == TokenKind.ENCAPSULATED_START:
+        kind = t[0]
+        if kind == _SEQUENCE_START:
+            return not self._has_item(tag)
+        if kind == _ENCAPSULATED_START:
             return False
-        if t.length == 0:
+        if t[3] == 0:
             return True
-        if t.vr in _TEXT_VRS:
-            raw = self._data[t.value_offset : t.value_offset + t.length]
-            return bytes(raw).strip(b" \x00") == b""
+        if t[2] in _TEXT_VRS:
+            return self._read(t[5], t[3]).strip(b" \x00") == b""
         return False
 
     def text(self, tag: int) -> str | None:
@@ -130,23 +166,43 @@ class InstanceView:
 
     def uint(self, tag: int) -> int | None:
         """A US, UL, IS value (the first one); None if absent, empty or unreadable."""
-        t = self.token(tag)
-        if t is None or t.kind != TokenKind.ELEMENT or t.length == 0:
+        t = self._top.get(tag)
+        if t is None or t[0] != _ELEMENT:
             return None
-        raw = self._data[t.value_offset : t.value_offset + t.length]
-        vr = t.vr
-        if vr in ("US", "xs", "SS") and t.length >= 2:
-            return int(struct.unpack_from(">H" if self.big_endian else "<H", raw)[0])
-        if vr in ("UL", "SL") and t.length >= 4:
-            return int(struct.unpack_from(">I" if self.big_endian else "<I", raw)[0])
+        length = t[3]
+        if length == 0:
+            return None
+        vr = t[2]
+        if vr in ("US", "xs", "SS") and length >= 2:
+            return int(_U16[self.big_endian].unpack(self._read(t[5], 2))[0])
+        if vr in ("UL", "SL") and length >= 4:
+            return int(_U32[self.big_endian].unpack(self._read(t[5], 4))[0])
         try:
-            return int(bytes(raw).strip(b" \x00").split(b"\\")[0])
+            return int(self._read(t[5], length).strip(b" \x00").split(b"\\")[0])
         except ValueError:
             return None
 
+    def _position(self, tag: int) -> int | None:
+        # the index of a top-level token in `tokens`, for the walks below (rare)
+        if self._positions is None:
+            self._positions = {
+                t[1]: i for i, t in enumerate(self.tokens) if t[6] == 0 and t[0] in _TOP_KINDS
+            }
+        return self._positions.get(tag)
+
+    def _has_item(self, tag: int) -> bool:
+        i = self._position(tag)
+        if i is None or self.tokens[i][0] != _SEQUENCE_START:
+            return False
+        if i + 1 < len(self.tokens):
+            t = self.tokens[i + 1]
+            if t[0] == _ITEM_START and t[6] == 1:
+                return True
+        return self.item_count(tag) > 0
+
     def item_count(self, tag: int) -> int:
         """The number of items of a top-level sequence (0 when absent)."""
-        i = self._top.get(tag)
+        i = self._position(tag)
         if i is None or self.tokens[i].kind != TokenKind.SEQUENCE_START:
             return 0
         count = 0
@@ -159,7 +215,7 @@ class InstanceView:
 
     def fragments(self, tag: int = 0x7FE00010) -> tuple[Token | None, list[Token]]:
         """The Basic Offset Table item and the fragments of encapsulated pixel data."""
-        i = self._top.get(tag)
+        i = self._position(tag)
         if i is None or self.tokens[i].kind != TokenKind.ENCAPSULATED_START:
             return None, []
         bot: Token | None = None
@@ -179,7 +235,6 @@ _TEXT_VRS = frozenset(
     ("AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI"),
 ) | {"UR", "UT"}
 
-
 def _ts(uid: str) -> TransferSyntax:
     return transfer_syntax(uid)
 
@@ -191,7 +246,94 @@ def _native_of(ts: TransferSyntax) -> str:
     return ts.uid
 
 
-@contextmanager
+class _Mapper:
+    """The file's map, made on first use and closed when the view's context ends."""
+
+    def __init__(self, fd: int, offset: int) -> None:
+        self.fd = fd
+        self.offset = offset
+        self._map: mmap.mmap | None = None
+        self._views: list[memoryview] = []
+
+    def map(self) -> memoryview:
+        size = os.fstat(self.fd).st_size
+        if size <= self.offset:
+            return memoryview(b"")
+        self._map = mmap.mmap(self.fd, 0, access=mmap.ACCESS_READ)
+        whole = memoryview(self._map)
+        self._views = [whole, whole[self.offset :]]
+        return self._views[1]
+
+    def close(self) -> None:
+        try:
+            # the data set's view before the whole file's: a view is released
+            # after those made from it; a validator that kept one is a BufferError
+            for view in reversed(self._views):
+                view.release()
+            if self._map is not None:
+                self._map.close()
+        finally:
+            os.close(self.fd)
+
+
+class _OpenView:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        dataset_offset: int,
+        transfer_syntax_uid: str,
+        limits: Limits,
+        lenient_odd_length: bool,
+        tokens: Sequence[Token] | None,
+    ) -> None:
+        self.args = (path, dataset_offset, transfer_syntax_uid, limits, lenient_odd_length, tokens)
+        self.mapper: _Mapper | None = None
+        self.view: InstanceView | None = None
+
+    def __enter__(self) -> InstanceView:
+        path, offset, ts_uid, limits, lenient, tokens = self.args
+        ts = transfer_syntax(ts_uid)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        mapper = self.mapper = _Mapper(fd, offset)
+        try:
+            if tokens is not None and not ts.deflated:
+                # the ingest path: the bytes before the first large value, one read
+                view = InstanceView.__new__(InstanceView)
+                view.transfer_syntax = ts
+                view._data = None
+                view._init(tokens, b"", mapper)
+                view._head = os.pread(fd, view._head_wanted, offset)
+                view._head_end = len(view._head)
+            else:
+                data = mapper.map()
+                if ts.deflated and len(data):  # PS3.5 A.5: validators read the inflated stream
+                    data = memoryview(inflate(data, limits.max_inflated_length))
+                view = InstanceView(
+                    data, ts, tokens=tokens, limits=limits, lenient_odd_length=lenient
+                )
+        except BaseException:
+            self.mapper = None
+            mapper.close()
+            raise
+        self.view = view
+        return view
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        view, mapper = self.view, self.mapper
+        self.view = self.mapper = None
+        try:
+            if view is not None and view._data is not None:
+                view._data.release()
+        finally:
+            if mapper is not None:
+                mapper.close()
+
+
 def open_view(
     path: str | os.PathLike[str],
     dataset_offset: int,
@@ -200,44 +342,12 @@ def open_view(
     limits: Limits = DEFAULT_LIMITS,
     lenient_odd_length: bool = False,
     tokens: Sequence[Token] | None = None,
-) -> Iterator[InstanceView]:
-    """Map a Part 10 file and yield the view of its data set; unmapped on exit.
+) -> AbstractContextManager[InstanceView]:
+    """Open a Part 10 file and give the view of its data set; closed (unmapped) on exit.
 
-    `tokens`: the data set's tokens when already scanned (the ingest scanner's).
+    `tokens`: the data set's tokens when already scanned (the ingest scanner's):
+    then only the bytes before the first large value are read, and the file is
+    mapped only if a check reads past them. Without them the data set is
+    mapped and scanned here.
     """
-    ts = transfer_syntax(transfer_syntax_uid)
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size <= dataset_offset:
-            yield InstanceView(b"", ts, limits=limits, lenient_odd_length=lenient_odd_length)
-            return
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            whole = memoryview(m)
-            try:
-                data = whole[dataset_offset:]
-                try:
-                    if ts.deflated:  # PS3.5 A.5: validators read the inflated stream
-                        inflated = inflate(data, limits.max_inflated_length)
-                        view = InstanceView(
-                            inflated,
-                            ts,
-                            tokens=tokens,
-                            limits=limits,
-                            lenient_odd_length=lenient_odd_length,
-                        )
-                    else:
-                        view = InstanceView(
-                            data,
-                            ts,
-                            tokens=tokens,
-                            limits=limits,
-                            lenient_odd_length=lenient_odd_length,
-                        )
-                    try:
-                        yield view
-                    finally:
-                        view._data.release()
-                finally:
-                    data.release()
-            finally:
-                whole.release()
+    return _OpenView(path, dataset_offset, transfer_syntax_uid, limits, lenient_odd_length, tokens)

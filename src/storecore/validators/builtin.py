@@ -2,6 +2,14 @@
 
 ``common`` runs for every instance (registered for ``*``); ``iod`` for the SOP
 Classes of the IODs in :mod:`._iod_table` (see :data:`COVERED_SOP_CLASSES`).
+
+They run on every received instance, cache-cold (its pixel data has just
+gone through the caches), so each check first asks a quick test whether it has
+anything to say: a set comparison for presence, and for emptiness, UIDs and
+Enumerated Values the C functions of :mod:`storecore._ext._validate`, which
+read the tokens and bytes. A quick test answers only "certainly nothing to
+report"; anything else runs the exact check (the Python below, the
+reference), so the findings are the same either way.
 """
 
 from __future__ import annotations
@@ -9,7 +17,9 @@ from __future__ import annotations
 import itertools
 import struct
 from collections.abc import Iterator
+from typing import NamedTuple
 
+from storecore._ext import _validate
 from storecore.dataset import TokenKind
 from storecore.uid import (
     NON_PATIENT_OBJECT_STORAGE_SOP_CLASSES,
@@ -64,6 +74,13 @@ _IE_KEYS: tuple[tuple[int, str, str, str, str], ...] = (
     (0x00080060, "Modality", "1", "general-series", "PS3.3 C.7.3.1"),
 )
 _CHECKED_BY_COMMON = frozenset({_SOP_CLASS, _SOP_INSTANCE, *(k[0] for k in _IE_KEYS)})
+_IE_TAGS = tuple(k[0] for k in _IE_KEYS)
+_IE_TYPE_1 = tuple(k[0] for k in _IE_KEYS if k[2] == "1")
+_KNOWN_CHARACTER_SETS_ASCII = frozenset(v.encode("ascii") for v in KNOWN_CHARACTER_SETS)
+
+# the quick tests (module attributes: the tests replace them to run the exact checks alone)
+_common_clean = _validate.common_clean
+_iod_clean = _validate.iod_clean
 
 
 def _missing(tag: int, name: str, typ: str, module: str, ref: str) -> Finding:
@@ -96,6 +113,15 @@ def common(view: InstanceView, context: Context) -> Iterator[Finding]:
       Frames says (PS3.5 8.1.1, 8.2), encapsulated pixel data well formed
       (PS3.5 A.4).
     """
+    sop_class = context.sop_class_uid
+    patient = sop_class not in _NON_PATIENT
+    if _common_clean(
+        view._top, view._head, view.big_endian, view.transfer_syntax.encapsulated,
+        _ascii(sop_class), _ascii(context.sop_instance_uid),
+        _IE_TAGS if patient else (), _IE_TYPE_1 if patient else (),
+        _KNOWN_CHARACTER_SETS_ASCII,
+    ):  # fmt: skip
+        return
     ref = "PS3.4 B.2.3"
     for tag, what, expected in (
         (_SOP_CLASS, "SOP Class UID", context.sop_class_uid),
@@ -107,13 +133,17 @@ def common(view: InstanceView, context: Context) -> Iterator[Finding]:
         elif expected and value != expected:
             yield Finding(E, f"{what} {value} is not the command's {expected}", tag, "", ref)
     yield from _uid_syntax(view)
-    if context.sop_class_uid not in _NON_PATIENT:
+    if patient:
         for tag, name, typ, module, mref in _IE_KEYS:
             found = _presence(view, tag, name, typ, module, mref)
             if found is not None:
                 yield found
     yield from _charset(view)
     yield from _pixel_data(view)
+
+
+def _ascii(uid: str) -> bytes | None:
+    return uid.encode("ascii") if uid.isascii() else None
 
 
 def _uid_syntax(view: InstanceView) -> Iterator[Finding]:
@@ -202,7 +232,7 @@ def _encapsulated(view: InstanceView) -> Iterator[Finding]:
         )  # fmt: skip
         return
     # PS3.5 A.4: offsets from the first byte of the first fragment's Item tag
-    raw = view.raw[bot.value_offset : bot.value_offset + bot.length]
+    raw = view._read(bot.value_offset, bot.length)
     fmt = (">" if view.big_endian else "<") + f"{frames}I"
     offsets = struct.unpack(fmt, raw)
     starts = {f.offset - frags[0].offset for f in frags}
@@ -230,21 +260,36 @@ def iod(view: InstanceView, context: Context) -> Iterator[Finding]:
     plan = _PLANS.get(key)
     if plan is None:
         plan = _PLANS[key] = _plan(key)
-    rows, enums = plan
     top = view._top
-    for tag, keyword, typ, module, ref in rows:
+    if _iod_clean(top, view._head, view.big_endian, plan.required, plan.type_1, plan.allowed):
+        return
+    for tag, keyword, typ, module, ref in plan.rows:
         if tag not in top:
             yield _missing(tag, keyword, typ, module, ref)
         elif typ == "1" and view.is_empty(tag):
             yield Finding(E, f"Type 1 {keyword} empty", tag, module, ref)
-    for row in enums:
+    for row in plan.enums:
         if row[0] in top:
             found = _enumerated(view, row)
             if found is not None:
                 yield found
 
 
-_Plan = tuple[tuple[tuple[int, str, str, str, str], ...], tuple[EnumRow, ...]]
+class _Plan(NamedTuple):
+    """An IOD's checks, compiled once (PS3.3 Annex A, C)."""
+
+    #: (tag, keyword, type, module, reference) in module order
+    rows: tuple[tuple[int, str, str, str, str], ...]
+    #: the tags of `rows` (Type 1 and 2: present)
+    required: tuple[int, ...]
+    #: the Type 1 tags of `rows` (not empty either)
+    type_1: tuple[int, ...]
+    #: the Enumerated Value rows
+    enums: tuple[EnumRow, ...]
+    #: the same for the quick test: (tag, index or -1, values as bytes, as str)
+    allowed: tuple[tuple[int, int, frozenset[bytes], frozenset[str]], ...]
+
+
 _PLANS: dict[str, _Plan] = {}
 
 
@@ -258,7 +303,24 @@ def _plan(key: str) -> _Plan:
             if tag not in seen:
                 seen.add(tag)
                 rows.append((tag, keyword, typ, module, f"PS3.3 {section}"))
-    return tuple(rows), COMMON + BY_IOD.get(key, ())
+    enums = COMMON + BY_IOD.get(key, ())
+    allowed = tuple(
+        (
+            tag,
+            -1 if index is None else index,
+            # a value that is not ASCII is never what the exact check decodes
+            frozenset(v.encode("ascii") for v in values if v.isascii()),
+            values,
+        )
+        for tag, _, index, values, _ in enums
+    )
+    return _Plan(
+        tuple(rows),
+        tuple(r[0] for r in rows),
+        tuple(r[0] for r in rows if r[2] == "1"),
+        enums,
+        allowed,
+    )
 
 
 def _enumerated(view: InstanceView, row: EnumRow) -> Finding | None:
