@@ -66,11 +66,17 @@ def heading(table: str) -> str:
     return f"[[{table}]]" if table == "forward" else f"[{table}]"
 
 
+# tables keyed by a name of the user's: the example file names one
+EXAMPLE_HEADINGS = {"peers.ae": "[peers.ae.PACS]"}
+
+
 def key_name(s: Setting) -> str:
     return "<AE title>" if s.key == "*" else s.key
 
 
 def default(s: Setting) -> str:
+    if s.required:
+        return "required"
     if s.default is None:
         return "required" if s.table == "forward" else "none"
     return f"`{toml(s.default)}`"
@@ -105,7 +111,7 @@ def example_file() -> list[str]:
     lines = ["## A file with every key", "", "```toml"]
     for table in TABLES:
         settings = [s for s in SETTINGS if s.table == table]
-        lines.append(heading(table))
+        lines.append(EXAMPLE_HEADINGS.get(table, heading(table)))
         lines += [example_line(s) for s in settings]
         lines.append("")
     lines[-1] = "```"

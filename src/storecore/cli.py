@@ -677,6 +677,7 @@ def _serve(args: argparse.Namespace) -> int:
     import signal
 
     from storecore.config import ServeConfig, load_config
+    from storecore.net.channel import Timeouts
     from storecore.net.tls import server_context
     from storecore.scp import StorageSCP
     from storecore.storage import Archive
@@ -709,7 +710,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     commitment = CommitmentService(
         archive,
-        directory={ae: (host, port) for ae, host, port in config.directory},
+        directory=config.report_addresses(),
         ae_title=config.ae_title,
     )
     import functools
@@ -741,8 +742,12 @@ def _serve(args: argparse.Namespace) -> int:
             sop_classes=config.sop_classes or None,
             transfer_syntaxes=config.transfer_syntaxes or None,
             promiscuous=config.promiscuous,
-            calling_ae_titles=config.allowed_calling_ae_titles or None,
+            calling_ae_titles=config.calling_ae_titles(),
+            peer_services=config.peer_services(),
             max_pdu_length=config.max_pdu_length,
+            limits=config.limits,
+            timeouts=Timeouts(acse=config.acse_timeout, dimse=config.dimse_timeout),
+            max_associations=config.max_associations,
             ssl_context=ssl_context,
         )
         stop = threading.Event()

@@ -19,11 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from storecore.errors import StorecoreError
+from storecore.limits import DEFAULT_LIMITS, Limits
 from storecore.storage.blobstore import Layout
 from storecore.storage.policy import DuplicatePolicy, Durability, StoragePolicy, TranscodeFailure
 from storecore.uid import is_valid_uid, transfer_syntax
 
-__all__ = ["SETTINGS", "TABLES", "ConfigError", "ServeConfig", "Setting", "load_config"]
+__all__ = [
+    "PEER_ROLES",
+    "SETTINGS",
+    "TABLES",
+    "ConfigError",
+    "Peer",
+    "ServeConfig",
+    "Setting",
+    "load_config",
+]
 
 
 class ConfigError(StorecoreError):
@@ -57,6 +67,8 @@ class Setting:
         What choosing a non-default value risks, where it matters.
     example : object
         A valid value, for the reference and the tests (None: the default).
+    required : bool
+        The key must be given (in ``[[forward]]`` every key without a default is).
     """
 
     table: str
@@ -68,6 +80,46 @@ class Setting:
     choices: tuple[str, ...] = ()
     risk: str = ""
     example: Any = None
+    required: bool = False
+
+
+#: a peer's roles -> what each lets it do (the reference renders this text)
+PEER_ROLES: dict[str, str] = {
+    "store": "it may open associations to us and send C-STORE requests (the Storage SOP "
+    "Classes' presentation contexts, PS3.4 Annex B)",
+    "echo": "it may open associations to us and send C-ECHO (Verification, PS3.7 9.1.5)",
+    "commit": "it may open associations to us and request Storage Commitment (N-ACTION, "
+    "PS3.4 Annex J); with `host` and `port`, a report that cannot go on its association "
+    "is sent there on a new one (PS3.4 J.3.3)",
+    "destination": "we may open associations to it: `[[forward]]` rules may name it as "
+    '`destination = "AE"` (its `host` and `port` required)',
+}
+_INBOUND_ROLES = frozenset({"store", "echo", "commit"})
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """A known DICOM peer: ``[peers.ae.<AE title>]``.
+
+    Attributes
+    ----------
+    ae_title : str
+        Its AE title (PS3.5 6.2, AE VR; without non-significant spaces).
+    roles : frozenset of str
+        Keys of :data:`PEER_ROLES`.
+    host, port : str, int or None
+        Where it listens; None when we never open associations to it.
+    """
+
+    ae_title: str
+    roles: frozenset[str]
+    host: str | None = None
+    port: int | None = None
+
+    @property
+    def services(self) -> frozenset[str]:
+        """The roles that let it open associations to us (``store``, ``echo``, ``commit``)."""
+        return self.roles & _INBOUND_ROLES
 
 
 #: table -> what it is for (the reference's section text), in reference order
@@ -76,11 +128,29 @@ TABLES: dict[str, str] = {
     "server.tls": "TLS on the listener (PS3.15 B.1, the Basic TLS Secure Transport "
     "Connection Profile). Present with `certificate` and `private_key`: every "
     "association is TLS; a plain TCP peer cannot associate.",
-    "peers": "Who may associate.",
+    "peers": "Who may associate. Callers are restricted as soon as "
+    "`allowed_calling_ae_titles` lists one or a `[peers.ae.<AE title>]` table gives one a "
+    "role to associate (`store`, `echo` or `commit`): an unknown calling AE title is then "
+    "rejected (A-ASSOCIATE-RJ rejected-permanent, source service-user, reason "
+    "calling-AE-title-not-recognized; PS3.8 Table 9-21). Peers that are only forwarding "
+    "destinations restrict nothing.",
+    "peers.ae": "`[peers.ae.<AE title>]`, once per peer: its roles and address. A known "
+    "caller's association is accepted, but each proposed presentation context of a service "
+    "its roles lack is answered user-rejection (result 1, PS3.8 Table 9-18), so the peer's "
+    "software reports that it has no presentation context for that SOP Class; Verification "
+    "needs `echo`, Storage Commitment Push Model `commit`, any other abstract syntax (the "
+    "Storage SOP Classes) `store`. The roles: "
+    + "; ".join(f"`{role}`: {text}" for role, text in PEER_ROLES.items())
+    + ". An AE title cannot also be listed in `allowed_calling_ae_titles` or "
+    "`[peers.directory]` (those keep their meaning for titles not declared here: all "
+    "three inbound services; an address for reports).",
     "peers.directory": "Where the requesters of Storage Commitment listen, for reports "
     "sent on a new association (PS3.4 J.3.3), keyed by AE title.",
     "accept": "What the SCP accepts in association negotiation (PS3.4 B.5, PS3.5 Section 10).",
     "storage": "The archive folder and its policies (storecore.storage.policy).",
+    "limits": "What one association or instance may cost (storecore.limits.Limits, and the "
+    "server's timers and association cap). Each default follows a precedent named in its "
+    "text; an input over a limit is refused before anything is allocated in proportion to it.",
     "metrics": "Present: Prometheus metrics on `http://host:port/metrics`.",
     "forward": "`[[forward]]`, once per rule: forwarding (storecore.forward). Each stored "
     "instance that matches is queued for the rule's destination in the transaction that "
@@ -125,6 +195,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Calling AE titles allowed to associate; empty: anyone may store.",
             "allowed_calling_ae_titles",
             risk="Empty accepts any caller that can reach the port.", example=["MODALITY1"]),
+    Setting("peers.ae", "roles", "list of strings", None,
+            "What the peer may do (see the table's text): any of `store`, `echo`, `commit` "
+            "(associations it opens to us) and `destination` (associations we open to it).",
+            choices=tuple(PEER_ROLES), required=True,
+            risk="`store` lets the peer write into the archive.",
+            example=["store", "echo", "commit", "destination"]),
+    Setting("peers.ae", "host", "string", None,
+            "Where the peer listens (with `port`): required with `destination`; with "
+            "`commit`, where Storage Commitment reports go on a new association.",
+            example="10.0.0.9"),
+    Setting("peers.ae", "port", "integer", None,
+            "The peer's TCP port (1..65535), with `host`.", example=104),
     Setting("peers.directory", "*", "string", None,
             "`AE_TITLE = \"HOST:PORT\"`: the address a Storage Commitment report for that "
             "requester is sent to when it was not on the request's association.",
@@ -210,6 +292,55 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("storage", "reservation_bytes", "integer", 64 << 20,
             "Space each instance in flight reserves against `min_free_bytes`, grown by this "
             "as its bytes arrive.", "reservation_bytes", example=1 << 20),
+    Setting("limits", "max_element_length", "integer", 0xFFFFFFFE,
+            "Largest defined value length of one data element (PS3.5 7.1.1) accepted in a "
+            "command set or a received data set (0..0xFFFFFFFE). A C-STORE whose data set "
+            "holds a longer one is refused, 0xC000 (Cannot understand) with the element in "
+            "the Error Comment, nothing stored. Default 0xFFFFFFFE, the largest length PS3.5 "
+            "can encode: data sets are streamed to disk, so a large element costs no memory.",
+            "limits.max_element_length",
+            risk="A low value refuses legitimate large objects (multi-frame pixel data, "
+            "whole-slide tiles).", example=1 << 30),
+    Setting("limits", "max_sequence_depth", "integer", 64,
+            "Deepest nesting of sequences (and encapsulated pixel data) accepted (1..4096). "
+            "Default 64: real IODs nest fewer than 10 levels (SR content trees about 8); dcmtk "
+            "has no fixed limit.", "limits.max_sequence_depth", example=32),
+    Setting("limits", "max_pdu_length", "integer", 4 * 1024 * 1024,
+            "Largest PDU accepted other than P-DATA-TF (an A-ASSOCIATE-RQ, say), and the "
+            "ceiling of `server.max_pdu_length` (>= 1024). Default 4 MiB, dcmtk's largest "
+            "configurable receive PDU (4194302).", "limits.max_pdu_length",
+            example=1 << 20),
+    Setting("limits", "max_captured_value", "integer", 1024,
+            "Largest value the scanner copies for the index keys (UIDs, names, image "
+            "attributes; 64..1 MiB). Default 1024: the longest key kept is a PN of five "
+            "64-character components.", "limits.max_captured_value", example=2048),
+    Setting("limits", "max_inflated_length", "integer", 4 << 30,
+            "Largest Deflated Explicit VR Little Endian data set (PS3.5 A.5) accepted once "
+            "inflated (>= 1024). Default 4 GiB: deflate expands up to about 1000:1, so an "
+            "unbounded 4 MB upload could claim 4 GB.", "limits.max_inflated_length",
+            example=1 << 30),
+    Setting("limits", "acse_timeout", "number", 30.0,
+            "Seconds to wait for the A-ASSOCIATE-RQ once connected, and for association "
+            "set-up and release PDUs (the ARTIM timer, PS3.8 9.1.5); then the connection is "
+            "closed (> 0). Default 30, dcmtk's `--acse-timeout` and pynetdicom's "
+            "`acse_timeout`.", "acse_timeout", example=10.0),
+    Setting("limits", "dimse_timeout", "number", 60.0,
+            "Seconds an established association may stay silent before we abort it "
+            "(A-ABORT; > 0). Default 60: Orthanc closes an idle association after 30 "
+            "(`DicomScpTimeout`), dcmtk's storescp never (`--dimse-timeout` unlimited); 60 "
+            "spares a sender pausing between instances.", "dimse_timeout",
+            risk="A long timeout keeps the threads of vanished peers until it expires.",
+            example=30.0),
+    Setting("limits", "max_associations", "integer", 64,
+            "Associations served at once (>= 1). One more is answered A-ASSOCIATE-RJ "
+            "rejected-transient, source service-provider (presentation), reason "
+            "local-limit-exceeded (PS3.8 Table 9-21): senders retry it later. Default 64: "
+            "dcmtk's dcmqrscp caps at `MaxAssociations = 16` in its shipped configuration; "
+            "storecore serves each association in a thread that mostly waits on I/O and holds "
+            "at most one PDU (`server.max_pdu_length` + 256 KiB), so 64 bound it to about "
+            "25 MiB.", "max_associations",
+            risk="Too low a cap makes busy modalities retry; too high lets one sender's "
+            "parallel associations exhaust threads and disk bandwidth.", example=8),
     Setting("metrics", "port", "integer", 9464,
             "TCP port of the metrics endpoint (0: any free one).", "metrics_port",
             example=9465),
@@ -221,8 +352,10 @@ SETTINGS: tuple[Setting, ...] = (
             "The rule's name, unique (required; `storecore archive forward --to NAME`).",
             example="to-pacs"),
     Setting("forward", "destination", "string", None,
-            "`AE@HOST:PORT`: the Storage SCP to send to (required).",
-            example="PACS@10.0.0.9:104"),
+            "The Storage SCP to send to (required): `AE@HOST:PORT`, or the AE title of a "
+            "`[peers.ae.<AE title>]` peer with the `destination` role (its `host` and "
+            "`port`). An `AE@HOST:PORT` naming a declared peer must agree with its table.",
+            example="PACS"),
     Setting("forward", "trigger", "string", "on-store",
             "`on-store`: each matching instance once stored; `on-study-stable`: the whole "
             "study over one association once no instance of it arrived for `stable_seconds`.",
@@ -280,6 +413,7 @@ class ServeConfig:
     tls_ca_certificates: Path | None = None
     tls_require_client_certificate: bool = False
     allowed_calling_ae_titles: tuple[str, ...] = ()
+    peers: tuple[Peer, ...] = ()
     directory: tuple[tuple[str, str, int], ...] = ()
     sop_classes: tuple[str, ...] = ()
     transfer_syntaxes: tuple[str, ...] = ()
@@ -296,6 +430,10 @@ class ServeConfig:
     flush_interval: float = 1.0
     min_free_bytes: int = 1 << 30
     reservation_bytes: int = 64 << 20
+    limits: Limits = DEFAULT_LIMITS
+    acse_timeout: float = 30.0
+    dimse_timeout: float = 60.0
+    max_associations: int = 64
     forward: tuple[Any, ...] = field(default=(), compare=False)
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
@@ -319,6 +457,7 @@ class ServeConfig:
             min_free_bytes=self.min_free_bytes,
             reservation_bytes=self.reservation_bytes,
             flush_interval=self.flush_interval,
+            limits=self.limits,
         )
         if self.forward:
             from storecore.forward import router
@@ -335,6 +474,28 @@ class ServeConfig:
             observe=observe_finding,
         )
         return replace(policy, validators=(check,))
+
+    def calling_ae_titles(self) -> frozenset[str] | None:
+        """The callers admitted: those of ``allowed_calling_ae_titles`` and the peers
+        with an inbound role; None (anyone) when neither names one."""
+        titles = {*self.allowed_calling_ae_titles}
+        titles |= {p.ae_title for p in self.peers if p.services}
+        return frozenset(titles) or None
+
+    def peer_services(self) -> dict[str, frozenset[str]]:
+        """Declared peer -> the services it may request of us (``store``, ``echo``,
+        ``commit``); callers not in it are not restricted per service."""
+        return {p.ae_title: p.services for p in self.peers}
+
+    def report_addresses(self) -> dict[str, tuple[str, int]]:
+        """AE title -> (host, port) where its Storage Commitment reports may go on a
+        new association: ``[peers.directory]`` and the peers with the ``commit`` role
+        and an address (PS3.4 J.3.3)."""
+        out = {ae: (host, port) for ae, host, port in self.directory}
+        for p in self.peers:
+            if "commit" in p.roles and p.host is not None and p.port is not None:
+                out[p.ae_title] = (p.host, p.port)
+        return out
 
     def override(self, **changes: Any) -> ServeConfig:
         """Command-line options (None: not given) over the file's values."""
@@ -363,7 +524,8 @@ def _checked(where: str, name: str, setting: Setting, value: Any) -> Any:
         raise ConfigError(f"{where}: {name} has the wrong type ({value!r}; {setting.kind})")
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}: {name} must be a list of strings ({value!r})")
-    if setting.choices and value not in setting.choices:
+    values = value if isinstance(value, list) else [value]
+    if setting.choices and any(v not in setting.choices for v in values):
         *first, last = setting.choices
         raise ConfigError(f"{where}: {name} = {value!r}: choose {', '.join(first)} or {last}")
     return value
@@ -408,12 +570,13 @@ def load_config(path: str | Path) -> ServeConfig:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     where = str(source)
     values: dict[str, Any] = {}
+    forward: Any = None
     for table, content in data.items():
         if table not in TABLES or "." in table:
             known = ", ".join(t for t in TABLES if "." not in t)
             raise ConfigError(f"{where}: unknown table [{table}] (known: {known})")
         if table == "forward":
-            values["forward"] = _forward_rules(source, content, data)
+            forward = content  # read once the peers it may name are known
             continue
         keys = _table(where, table, content)
         if table == "validation":
@@ -423,8 +586,15 @@ def load_config(path: str | Path) -> ServeConfig:
             # the table's presence turns the endpoint on, on its default port
             values["metrics_port"] = _BY_TABLE["metrics"]["port"].default
         _collect(where, table, keys, values)
+    if forward is not None:
+        values["forward"] = _forward_rules(source, forward, data, values.get("peers", ()))
     if "directory" in values:
         values["directory"] = _directory(where, values["directory"])
+    if "limits" in values:
+        try:
+            values["limits"] = Limits(**values["limits"])
+        except ValueError as exc:
+            raise ConfigError(f"{where}: limits.{exc}") from None
     for name, enum in (("layout", Layout), ("duplicates", DuplicatePolicy)):
         if name in values:
             values[name] = enum(values[name])
@@ -454,12 +624,59 @@ def _collect(where: str, table: str, keys: dict[str, Any], values: dict[str, Any
         subtable = f"{table}.{key}"
         if subtable == "peers.directory":
             values["directory"] = _table(where, subtable, value)
+        elif subtable == "peers.ae":
+            values["peers"] = _peers(where, value)
         elif subtable in _BY_TABLE:
             _collect(where, subtable, _table(where, subtable, value), values)
         else:
             name = _BY_TABLE[table][key].field
             assert name is not None
-            values[name] = tuple(value) if isinstance(value, list) else value
+            if name.startswith("limits."):  # a field of the Limits value
+                values.setdefault("limits", {})[name.removeprefix("limits.")] = value
+            else:
+                values[name] = tuple(value) if isinstance(value, list) else value
+
+
+def _peers(where: str, content: Any) -> tuple[Peer, ...]:
+    """``[peers.ae.<AE title>]`` tables, each checked against :data:`SETTINGS`."""
+    from storecore.errors import LocalProtocolError
+    from storecore.ul.pdu import validate_ae_title
+
+    if not isinstance(content, dict):
+        raise ConfigError(f"{where}: peers.ae must hold one table per peer ([peers.ae.AE])")
+    keys = _BY_TABLE["peers.ae"]
+    peers = []
+    for ae, entry in content.items():
+        name = f"peers.ae.{ae}"
+        try:
+            title = validate_ae_title(ae)
+        except LocalProtocolError as exc:
+            raise ConfigError(f"{where}: [{name}]: {exc}") from None
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: {name} must be a table ([{name}])")
+        for key in entry:
+            if key not in keys:
+                raise ConfigError(f"{where}: unknown key {name}.{key} (known: {', '.join(keys)})")
+        given = {k: _checked(where, f"{name}.{k}", keys[k], v) for k, v in entry.items()}
+        for k, s in keys.items():
+            if s.required and k not in given:
+                raise ConfigError(f"{where}: {name}.{k} is required")
+        host, port = given.get("host"), given.get("port")
+        if (host is None) != (port is None):
+            raise ConfigError(f"{where}: {name}: give both host and port, or neither")
+        if port is not None and not 0 < port < 65536:
+            raise ConfigError(f"{where}: {name}.port {port} is out of range (1..65535)")
+        if host == "":
+            raise ConfigError(f"{where}: {name}.host is empty")
+        roles = frozenset(given["roles"])
+        if "destination" in roles and host is None:
+            raise ConfigError(
+                f"{where}: {name}: the destination role needs host and port (we connect to it)"
+            )
+        peers.append(Peer(title, roles, host, port))
+    if len({p.ae_title for p in peers}) != len(peers):
+        raise ConfigError(f"{where}: peers.ae names an AE title twice (spaces are not significant)")
+    return tuple(peers)
 
 
 def _directory(where: str, entries: dict[str, str]) -> tuple[tuple[str, str, int], ...]:
@@ -486,8 +703,12 @@ def _validation(where: str, table: dict[str, Any]) -> dict[str, Any]:
     return dict(table)
 
 
-def _forward_rules(source: Path, content: Any, data: dict[str, Any]) -> tuple[Any, ...]:
+def _forward_rules(
+    source: Path, content: Any, data: dict[str, Any], peers: tuple[Peer, ...]
+) -> tuple[Any, ...]:
     from storecore.forward import ForwardRule
+
+    by_title = {p.ae_title: p for p in peers}
 
     if not isinstance(content, list):
         raise ConfigError(f"{source}: forward must be an array of tables ([[forward]])")
@@ -513,10 +734,33 @@ def _forward_rules(source: Path, content: Any, data: dict[str, Any]) -> tuple[An
         if stable < 0:
             raise ConfigError(f"{where}: stable_seconds must be a number of seconds >= 0")
         dest = value["destination"]
-        ae, _, address = dest.partition("@")
+        ae, at, address = dest.partition("@")
         host, _, port = address.rpartition(":")
+        peer = by_title.get(ae)
+        if not at and peer is not None:
+            if "destination" not in peer.roles:
+                raise ConfigError(
+                    f"{where}: destination {dest!r}: [peers.ae.{ae}] lacks the destination role"
+                )
+            assert peer.host is not None and peer.port is not None  # checked with the peer
+            host, port = peer.host, str(peer.port)
+        elif not at:
+            raise ConfigError(
+                f"{where}: destination {dest!r}: use AE@HOST:PORT, or the AE title of a "
+                "[peers.ae.AE] table with the destination role"
+            )
         if not ae or not host or not port.isdigit():
             raise ConfigError(f"{where}: destination {dest!r}: use AE@HOST:PORT")
+        if (
+            at
+            and peer is not None
+            and ("destination" not in peer.roles or (peer.host, peer.port) != (host, int(port)))
+        ):
+            raise ConfigError(
+                f"{where}: destination {dest!r} contradicts [peers.ae.{ae}] (roles "
+                f"{', '.join(sorted(peer.roles))}; address {peer.host}:{peer.port}): name "
+                f"it as destination = {ae!r}"
+            )
         match = value["match"]
         if not all(
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in match.values()
@@ -591,6 +835,29 @@ def _check(config: ServeConfig, where: str) -> ServeConfig:
             f"{where}: storage.uid_root {config.uid_root!r}: a valid UID of at most 30 "
             "characters (the new UIDs append about 33 digits)"
         )
+    declared = {p.ae_title for p in config.peers}
+    for ae in config.allowed_calling_ae_titles:
+        if ae.strip() in declared:
+            raise ConfigError(
+                f"{where}: peers.allowed_calling_ae_titles lists {ae!r}, which [peers.ae.{ae}] "
+                "declares: give its roles there only"
+            )
+    for ae, _, _ in config.directory:
+        if ae.strip() in declared:
+            raise ConfigError(
+                f"{where}: peers.directory.{ae} is also declared by [peers.ae.{ae}]: give "
+                "its host and port there only"
+            )
+    if config.max_pdu_length > config.limits.max_pdu_length:
+        raise ConfigError(
+            f"{where}: server.max_pdu_length {config.max_pdu_length} exceeds "
+            f"limits.max_pdu_length {config.limits.max_pdu_length}"
+        )
+    for name in ("acse_timeout", "dimse_timeout"):
+        if not getattr(config, name) > 0:
+            raise ConfigError(f"{where}: limits.{name} must be a number of seconds > 0")
+    if config.max_associations < 1:
+        raise ConfigError(f"{where}: limits.max_associations must be >= 1")
     if config.flush_interval <= 0:
         raise ConfigError(f"{where}: flush_interval must be > 0")
     for name in ("min_free_bytes", "reservation_bytes"):

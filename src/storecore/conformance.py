@@ -142,6 +142,38 @@ def _syntaxes(config: ServeConfig) -> list[str]:
     return list(config.transfer_syntaxes or default_storage_transfer_syntaxes())
 
 
+def _peers_section(config: ServeConfig) -> str:
+    """Who may associate, and with which services (PS3.2 N.2.1.1's AE policies)."""
+    callers = config.calling_ae_titles()
+    if callers is None:
+        return (
+            "\nAny calling AE title may associate (no `[peers]` restriction); the called AE "
+            f"title must be `{config.ae_title}`.\n"
+        )
+    lines = [
+        "\nAssociation acceptance: the called AE title must be "
+        f"`{config.ae_title}`; a calling AE title not listed below is rejected "
+        "(A-ASSOCIATE-RJ rejected-permanent, service-user, calling-AE-title-not-recognized). "
+        "A listed caller's proposed presentation contexts for a service it is not allowed "
+        "are answered user-rejection (PS3.8 Table 9-18, result 1).\n",
+        "| AE title | C-STORE | C-ECHO | Storage Commitment | we connect to it at |",
+        "|---|---|---|---|---|",
+    ]
+    yes = {True: "yes", False: "no"}
+    for ae in sorted(config.allowed_calling_ae_titles):
+        lines.append(f"| {ae} | yes | yes | yes | |")
+    for peer in config.peers:
+        address = f"{peer.host}:{peer.port}" if peer.host is not None else ""
+        if address:
+            why = [r for r in ("destination", "commit") if r in peer.roles]
+            address += f" ({', '.join(why) or 'not used'})"
+        lines.append(
+            f"| {peer.ae_title} | {yes['store' in peer.roles]} | {yes['echo' in peer.roles]} "
+            f"| {yes['commit' in peer.roles]} | {address} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def conformance_statement(config: ServeConfig | None = None) -> str:
     """The statement, in Markdown, for `config` (default: ``storecore serve``'s defaults)."""
     from storecore.transcode.matrix import matrix
@@ -156,7 +188,11 @@ def conformance_statement(config: ServeConfig | None = None) -> str:
     add(
         f"Implementation Class UID `{IMPLEMENTATION_CLASS_UID}`, Implementation Version "
         f"Name `{IMPLEMENTATION_VERSION_NAME}`. AE title `{config.ae_title}`, port "
-        f"{config.port}, maximum PDU length received {config.max_pdu_length} bytes.\n"
+        f"{config.port}, maximum PDU length received {config.max_pdu_length} bytes. At most "
+        f"{config.max_associations} associations at once: one more is rejected "
+        "rejected-transient, source 3, local-limit-exceeded (PS3.8 Table 9-21). An "
+        f"association is closed after {config.acse_timeout:g} s without its A-ASSOCIATE-RQ "
+        f"(ARTIM) and aborted after {config.dimse_timeout:g} s of silence once established.\n"
     )
     add("## 1. Application entities and their roles\n")
     add("| SOP Class | UID | SCU | SCP |\n|---|---|---|---|")
@@ -168,6 +204,7 @@ def conformance_statement(config: ServeConfig | None = None) -> str:
         add(f"| {name} | {uid} | yes | yes |")
     if config.promiscuous:
         add("\nStorage SOP Classes not listed are also accepted (promiscuous mode).")
+    add(_peers_section(config))
     add("\n## 2. Transfer syntaxes accepted for storage (in order of preference)\n")
     add("| Transfer Syntax | UID |\n|---|---|")
     for uid in syntaxes:
@@ -228,15 +265,17 @@ def conformance_statement(config: ServeConfig | None = None) -> str:
         "report port) the association is released at once and the report taken on a "
         "listener.\n"
     )
-    if config.directory:
+    addresses = config.report_addresses()
+    if addresses:
         add("Reports on a new association go to:\n")
         add("| requesting AE title | address |\n|---|---|")
-        for ae, host, port in config.directory:
+        for ae, (host, port) in addresses.items():
             add(f"| {ae} | {host}:{port} |")
         add("")
     else:
         add(
-            "No AE directory is configured (`[peers.directory]`): a report that cannot go on "
+            "No report address is configured (`[peers.directory]`, or `host` and `port` of "
+            "a `[peers.ae]` peer with the `commit` role): a report that cannot go on "
             "the requester's association stays pending, and is recorded undeliverable once "
             "its retries are spent.\n"
         )

@@ -19,8 +19,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from storecore.dimse import (
@@ -53,13 +53,19 @@ from storecore.storage.sink import (
 from storecore.uid import STORAGE_SOP_CLASSES, transfer_syntaxes
 from storecore.ul import (
     A_ASSOCIATE_AC,
+    A_ASSOCIATE_RJ,
+    A_ASSOCIATE_RQ,
     Abort,
     AssociateAccept,
     AssociateReject,
     AssociateRequest,
     Association,
     ConnectionClosed,
+    ContextResult,
     Policy,
+    RejectReasonPresentation,
+    RejectResult,
+    RejectSource,
     ReleaseRequest,
     ReleaseResponse,
     negotiate,
@@ -155,6 +161,21 @@ class StorageSCP:
         as SCP: N-ACTION requests are verified against the service's archive
         and reported (N-EVENT-REPORT) on the requester's association while it
         is open, else on a new one.
+    peer_services : mapping of str to collection of str, optional
+        Calling AE title -> the services it may request: ``"echo"``
+        (Verification), ``"commit"`` (Storage Commitment Push Model) and
+        ``"store"`` (every other abstract syntax: the Storage SOP Classes). A
+        listed caller's association is accepted, but each proposed context of a
+        service it lacks is answered user-rejection (PS3.8 Table 9-18, result
+        1): the caller is recognised, so A-ASSOCIATE-RJ's
+        calling-AE-title-not-recognized would misstate why, and its other
+        contexts stay usable. Callers not listed are not restricted per
+        service (`calling_ae_titles` admits them or not).
+    max_associations : int, optional
+        Associations served at once; a request beyond is answered
+        A-ASSOCIATE-RJ rejected-transient, source 3 (service-provider,
+        presentation related), reason 2 local-limit-exceeded (PS3.8 Table
+        9-21). None: no cap.
 
     References
     ----------
@@ -178,7 +199,16 @@ class StorageSCP:
         ssl_context: ssl.SSLContext | None = None,
         commitment: CommitmentService | None = None,
         reports: Callable[[CommitmentResult, str], None] | None = None,
+        peer_services: Mapping[str, Collection[str]] | None = None,
+        max_associations: int | None = None,
     ) -> None:
+        if max_associations is not None and max_associations < 1:
+            raise ValueError("max_associations must be at least 1 (None: no cap)")
+        unknown = {x for v in (peer_services or {}).values() for x in v} - set(SERVICES)
+        if unknown:
+            raise ValueError(f"unknown services {sorted(unknown)} (known: {', '.join(SERVICES)})")
+        self.peer_services = {ae: frozenset(v) for ae, v in (peer_services or {}).items()}
+        self.max_associations = max_associations
         self.sink = sink
         self.commitment = commitment
         self.reports = reports
@@ -216,6 +246,7 @@ class StorageSCP:
         )
         self.server = Server(self._handle, host, port, ssl_context=ssl_context)
         self.associations = 0
+        self._associated = 0  # accepted and not yet ended, against max_associations
         self._lock = threading.Lock()
 
     @property
@@ -255,6 +286,9 @@ class StorageSCP:
             channel.send_bytes(association.connection_made())
             session.run()
         finally:
+            if session.admitted:
+                with self._lock:
+                    self._associated -= 1
             session.cleanup()
             channel.close()
             seconds = time.monotonic() - stats.started
@@ -284,6 +318,7 @@ class _Session:
         # commitment reports sent on this association: Message ID -> Transaction UID
         self.reports: dict[int, str] = {}
         self.next_message_id = 1
+        self.admitted = False  # counted against the SCP's max_associations
 
     def run(self) -> None:
         for event in self.channel.events():
@@ -331,7 +366,12 @@ class _Session:
         rq = event.pdu
         self.stats.calling_ae_title = rq.calling_ae_title
         self.stats.called_ae_title = rq.called_ae_title
-        answer = negotiate(rq, self.scp.policy)
+        answer: A_ASSOCIATE_AC | A_ASSOCIATE_RJ = negotiate(rq, self.scp.policy)
+        if isinstance(answer, A_ASSOCIATE_AC):
+            services = self.scp.peer_services.get(rq.calling_ae_title)
+            if services is not None:
+                answer = _restrict(answer, rq, services)
+            answer = self._admit(answer)
         if isinstance(answer, A_ASSOCIATE_AC):
             self.channel.send_bytes(self.association.send(AssociateAccept(answer)))
             self.stats.outcome = "accepted"
@@ -339,6 +379,27 @@ class _Session:
             self.channel.send_bytes(self.association.send(AssociateReject(answer)))
             self.stats.outcome = f"rejected (result {answer.result}, reason {answer.reason})"
             log.info("association from %s rejected: %s", self.stats.peer, answer)
+
+    def _admit(self, answer: A_ASSOCIATE_AC) -> A_ASSOCIATE_AC | A_ASSOCIATE_RJ:
+        """`answer`, or the transient rejection when max_associations are in flight."""
+        scp = self.scp
+        with scp._lock:
+            if scp.max_associations is not None and scp._associated >= scp.max_associations:
+                log.warning(
+                    "association %s from %s: %d associations in flight, the maximum: rejected "
+                    "(transient, local-limit-exceeded)",
+                    self.stats.peer,
+                    self.stats.calling_ae_title,
+                    scp._associated,
+                )
+                return A_ASSOCIATE_RJ(
+                    RejectResult.REJECTED_TRANSIENT,
+                    RejectSource.SERVICE_PROVIDER_PRESENTATION,
+                    RejectReasonPresentation.LOCAL_LIMIT_EXCEEDED,
+                )
+            scp._associated += 1
+            self.admitted = True
+        return answer
 
     def _send(self, context_id: int, message: Message) -> None:
         self.channel.send_message(context_id, message)
@@ -654,6 +715,46 @@ class _CommitmentRequest(_Collected):
     def finish(self) -> StoreResult:
         self.session.commitment_request(self.context_id, self.message, bytes(self.data))
         return StoreResult(0)
+
+
+def _service(abstract_syntax: str) -> str:
+    """The service (a key of :data:`SERVICES`) a presentation context's abstract syntax is for."""
+    from storecore.commitment import STORAGE_COMMITMENT_PUSH_MODEL
+
+    if abstract_syntax == VERIFICATION_SOP_CLASS:
+        return "echo"
+    if abstract_syntax == STORAGE_COMMITMENT_PUSH_MODEL:
+        return "commit"
+    return "store"
+
+
+def _restrict(
+    answer: A_ASSOCIATE_AC, rq: A_ASSOCIATE_RQ, services: frozenset[str]
+) -> A_ASSOCIATE_AC:
+    """`answer` with each accepted context of a service not in `services` turned into
+    user-rejection (PS3.8 Table 9-18, result 1: the acceptor's user refuses it)."""
+    proposed = {c.context_id: c.abstract_syntax for c in rq.presentation_contexts}
+    contexts = []
+    for item in answer.presentation_contexts:
+        service = _service(proposed[item.context_id])
+        if item.result == ContextResult.ACCEPTANCE and service not in services:
+            log.info(
+                "%s proposed %s: refused, its roles lack %r",
+                rq.calling_ae_title,
+                proposed[item.context_id],
+                service,
+            )
+            item = replace(item, result=ContextResult.USER_REJECTION)
+        contexts.append(item)
+    return replace(answer, presentation_contexts=tuple(contexts))
+
+
+#: the services a caller may be allowed (``peer_services``), by what they let it send
+SERVICES = {
+    "store": "C-STORE on the Storage SOP Classes (and any other abstract syntax)",
+    "echo": "C-ECHO on Verification",
+    "commit": "N-ACTION on Storage Commitment Push Model",
+}
 
 
 def _short(text: str) -> str:

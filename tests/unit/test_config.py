@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from storecore.config import SETTINGS, TABLES, ConfigError, ServeConfig, load_config
+from storecore.config import SETTINGS, TABLES, ConfigError, Peer, ServeConfig, load_config
+from storecore.limits import Limits
 from storecore.validators import ValidationConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,9 +54,15 @@ def test_every_documented_key_is_accepted_and_changes_its_setting(tmp_path: Path
     config = load_config(path)
     default = ServeConfig()
     for s in SETTINGS:
-        if s.field is not None:
-            assert getattr(config, s.field) != getattr(default, s.field), s
+        if s.field is not None:  # "limits.x": field x of the Limits value
+            assert _field(config, s.field) != _field(default, s.field), s
     assert config.directory == (("WORKSTATION1", "10.0.0.5", 11113),)
+    assert config.peers == (
+        Peer("PACS", frozenset({"store", "echo", "commit", "destination"}), "10.0.0.9", 104),
+    )
+    # the rule names the peer: its address comes from [peers.ae.PACS]
+    assert (config.forward[0].ae_title, config.forward[0].host) == ("PACS", "10.0.0.9")
+    assert config.forward[0].port == 104
     assert [r.name for r in config.forward] == ["to-pacs"]
     assert config.forward[0].trigger == "on-study-stable"
     assert config.validation is not None and config.validation["mode"] == "lenient"
@@ -63,11 +70,20 @@ def test_every_documented_key_is_accepted_and_changes_its_setting(tmp_path: Path
     assert config.tls_certificate == tmp_path / "server.pem"
 
 
+def _field(config: ServeConfig, name: str) -> object:
+    value: object = config
+    for part in name.split("."):
+        value = getattr(value, part)
+    return value
+
+
 @pytest.mark.parametrize("table", [t for t in TABLES if t != "peers.directory"])
 def test_a_key_the_reference_lacks_is_refused(tmp_path: Path, table: str) -> None:
     path = tmp_path / "storecore.toml"
     if table == "forward":
         text = '[[forward]]\nname = "x"\ndestination = "A@h:1"\nnot_a_key = 1\n'
+    elif table == "peers.ae":
+        text = "[peers.ae.PACS]\nroles = ['store']\nnot_a_key = 1\n"
     else:
         text = f"[{table}]\nnot_a_key = 1\n"
     path.write_text(text)
@@ -124,6 +140,59 @@ def test_the_validation_keys_are_those_validation_config_reads() -> None:
         ("[storage]\nstore_transfer_syntax_by_modality = { MR = 1 }\n", "(strings)"),
         ("[storage]\nuid_root = '1.02.3'\n", "storage.uid_root '1.02.3': a valid UID"),
         ("[storage]\non_transcode_failure = 'shrug'\n", "choose refuse or store-as-received"),
+        ("[peers.ae.PACS]\nhost = 'h'\nport = 1\n", "peers.ae.PACS.roles is required"),
+        (
+            "[peers.ae.PACS]\nroles = ['store', 'query']\n",
+            "peers.ae.PACS.roles = ['store', 'query']: choose store, echo, commit or destination",
+        ),
+        ("[peers.ae.PACS]\nroles = 'store'\n", "peers.ae.PACS.roles has the wrong type"),
+        ("[peers.ae.PACS]\nroles = ['store']\nport = 104\n", "give both host and port"),
+        (
+            "[peers.ae.PACS]\nroles = ['store']\nhost = 'h'\nport = 0\n",
+            "peers.ae.PACS.port 0 is out of range",
+        ),
+        ("[peers.ae.PACS]\nroles = ['destination']\n", "destination role needs host and port"),
+        ("[peers.ae.PACS]\nrole = ['store']\n", "unknown key peers.ae.PACS.role"),
+        ("[peers.ae.PACS]\n[peers.ae.PACS.x]\n", "unknown key peers.ae.PACS.x"),
+        ("[peers]\nae = 1\n", "peers.ae must hold one table per peer"),
+        ("[peers.ae]\nPACS = 1\n", "peers.ae.PACS must be a table"),
+        ("[peers.ae.'A\\B']\nroles = ['store']\n", "the AE VR excludes backslash"),
+        ("[peers.ae.'WAY_TOO_LONG_AE_TITLE']\nroles = ['echo']\n", "longer than 16"),
+        (
+            "[peers]\nallowed_calling_ae_titles = ['CT1']\n[peers.ae.CT1]\nroles = ['store']\n",
+            "peers.allowed_calling_ae_titles lists 'CT1', which [peers.ae.CT1] declares",
+        ),
+        (
+            "[peers.directory]\nWS = 'h:1'\n[peers.ae.WS]\nroles = ['commit']\n",
+            "peers.directory.WS is also declared by [peers.ae.WS]",
+        ),
+        (
+            "[[forward]]\nname = 'x'\ndestination = 'PACS'\n",
+            "destination 'PACS': use AE@HOST:PORT, or the AE title of a [peers.ae.AE]",
+        ),
+        (
+            "[peers.ae.PACS]\nroles = ['store']\nhost = 'h'\nport = 1\n"
+            "[[forward]]\nname = 'x'\ndestination = 'PACS'\n",
+            "[peers.ae.PACS] lacks the destination role",
+        ),
+        (
+            "[[forward]]\nname = 'x'\ndestination = 'PACS@h:2'\n"
+            "[peers.ae.PACS]\nroles = ['destination']\nhost = 'h'\nport = 1\n",
+            "destination 'PACS@h:2' contradicts [peers.ae.PACS]",
+        ),
+        ("[limits]\nmax_element_length = -1\n", "limits.max_element_length must be within"),
+        ("[limits]\nmax_sequence_depth = 0\n", "limits.max_sequence_depth must be within"),
+        ("[limits]\nmax_captured_value = 8\n", "limits.max_captured_value must be within"),
+        ("[limits]\nmax_inflated_length = 1\n", "limits.max_inflated_length must be at least"),
+        ("[limits]\nmax_pdu_length = 'big'\n", "limits.max_pdu_length has the wrong type"),
+        (
+            "[limits]\nmax_pdu_length = 65536\n",
+            "server.max_pdu_length 131072 exceeds limits.max_pdu_length 65536",
+        ),
+        ("[limits]\nacse_timeout = 0\n", "limits.acse_timeout must be a number of seconds > 0"),
+        ("[limits]\ndimse_timeout = -1.5\n", "limits.dimse_timeout must be a number"),
+        ("[limits]\nmax_associations = 0\n", "limits.max_associations must be >= 1"),
+        ("[limits]\nmax_assoc = 3\n", "unknown key limits.max_assoc"),
     ],
 )
 def test_a_bad_value_names_the_file_key_and_reason(tmp_path: Path, text: str, words: str) -> None:
@@ -160,3 +229,71 @@ def test_the_ingest_transcoding_keys_make_the_storage_policy(tmp_path: Path) -> 
     assert policy.on_transcode_failure is TranscodeFailure.STORE_AS_RECEIVED
     assert ServeConfig().policy().on_transcode_failure is TranscodeFailure.REFUSE
     assert not ServeConfig().policy().allow_lossy
+
+
+def test_peers_and_the_old_keys_make_the_callers_services_and_addresses(tmp_path: Path) -> None:
+    path = tmp_path / "storecore.toml"
+    path.write_text(
+        "[peers]\nallowed_calling_ae_titles = ['OLD_CT']\n"
+        "[peers.directory]\nWS1 = 'ws1:11113'\n"
+        "[peers.ae.CT2]\nroles = ['store', 'echo']\n"
+        "[peers.ae.' RIS ']\nroles = ['commit']\nhost = 'ris'\nport = 4000\n"
+        "[peers.ae.NOREPORT]\nroles = ['echo', 'destination']\nhost = 'nr'\nport = 5\n"
+        "[peers.ae.PACS]\nroles = ['destination']\nhost = 'pacs'\nport = 104\n"
+    )
+    config = load_config(path)
+    # a destination-only peer restricts nothing by itself, but is no caller either
+    assert config.calling_ae_titles() == frozenset({"OLD_CT", "CT2", "RIS", "NOREPORT"})
+    assert config.peer_services() == {
+        "CT2": {"store", "echo"},
+        "RIS": {"commit"},
+        "NOREPORT": {"echo"},
+        "PACS": frozenset(),
+    }
+    # reports go to the directory's and the commit peers' addresses, not to others
+    assert config.report_addresses() == {"WS1": ("ws1", 11113), "RIS": ("ris", 4000)}
+
+
+def test_without_peers_anyone_may_associate_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "storecore.toml"
+    path.write_text("[peers.ae.PACS]\nroles = ['destination']\nhost = 'pacs'\nport = 104\n")
+    assert load_config(path).calling_ae_titles() is None
+    assert ServeConfig().calling_ae_titles() is None
+    path.write_text("[peers]\nallowed_calling_ae_titles = ['A']\n")
+    assert load_config(path).calling_ae_titles() == frozenset({"A"})
+    assert load_config(path).peer_services() == {}
+
+
+def test_the_limits_table_makes_the_limits_value_and_the_storage_policy_uses_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "storecore.toml"
+    path.write_text(
+        "[server]\nmax_pdu_length = 16384\n"
+        "[limits]\nmax_element_length = 4096\nmax_pdu_length = 16384\n"
+        "acse_timeout = 5\nmax_associations = 2\n"
+    )
+    config = load_config(path)
+    assert config.limits == Limits(max_element_length=4096, max_pdu_length=16384)
+    assert config.policy().limits is config.limits
+    assert (config.acse_timeout, config.dimse_timeout, config.max_associations) == (5, 60.0, 2)
+    assert ServeConfig().policy().limits == Limits()
+
+
+def test_the_conformance_statement_lists_the_peers_their_services_and_the_limits(
+    tmp_path: Path,
+) -> None:
+    from storecore.conformance import conformance_statement
+
+    path = tmp_path / "storecore.toml"
+    path.write_text(
+        "[peers.ae.CT2]\nroles = ['store', 'echo']\n"
+        "[peers.ae.RIS]\nroles = ['commit']\nhost = 'ris'\nport = 4000\n"
+        "[limits]\nmax_associations = 3\n"
+    )
+    text = conformance_statement(load_config(path))
+    assert "| CT2 | yes | yes | no |  |" in text
+    assert "| RIS | no | no | yes | ris:4000 (commit) |" in text
+    assert "| RIS | ris:4000 |" in text  # where its reports go
+    assert "At most 3 associations at once" in text
+    assert "Any calling AE title may associate" in conformance_statement(ServeConfig())
