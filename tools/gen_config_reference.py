@@ -21,7 +21,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "configuration.md"
-sys.path.insert(0, str(ROOT / "src"))
+# after the installed packages: CI tests the installed storecore (whose
+# extension modules are built; src/ holds none there), a checkout without an
+# install falls back to src/
+sys.path.append(str(ROOT / "src"))
 
 from storecore.config import SETTINGS, TABLES, Setting  # noqa: E402
 
