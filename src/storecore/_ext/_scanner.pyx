@@ -60,6 +60,13 @@ UN sequence of undefined length, PS3.5 6.2.2); delimited: an end token that
 stands for delimiter bytes in the stream (else a defined length ran out).
 """
 
+# Tokens are made for every element of every received instance when
+# validators are configured: TokenKind(k) (Enum.__call__) and the namedtuple's
+# Python __new__ cost about 1.2 us a token, ten times the scan itself, so the
+# members are looked up by kind and the tuples made by tuple.__new__ (issue 7).
+cdef tuple _KINDS = tuple(TokenKind._value2member_map_.get(k) for k in range(max(TokenKind) + 1))
+cdef object _tuple_new = tuple.__new__
+
 cdef dict _VR_NAMES = {}
 _AMBIGUOUS_NAMES = {"xs": "US or SS", "ox": "OB or OW", "uw": "US or OW", "xw": "US or SS or OW"}
 
@@ -567,9 +574,10 @@ cdef class Scanner:
         cdef sc_token* t
         for k in range(self.ntokens):
             t = &self.tokens[k]
-            out.append(Token(TokenKind(t.kind), t.tag, vr_name(t.vr), t.length, t.offset,
-                             t.value_offset, t.depth, bool(t.enc & ENC_IMPLICIT),
-                             bool(t.flags & TF_DELIMITED)))
+            out.append(_tuple_new(Token, (
+                _KINDS[t.kind], t.tag, vr_name(t.vr), t.length, t.offset, t.value_offset,
+                t.depth, bool(t.enc & ENC_IMPLICIT), bool(t.flags & TF_DELIMITED),
+            )))
         self.tokens_taken += self.ntokens
         self.ntokens = 0
         return out
