@@ -136,8 +136,9 @@ TABLES: dict[str, str] = {
     "destinations restrict nothing.",
     "peers.ae": "`[peers.ae.<AE title>]`, once per peer: its roles and address. A known "
     "caller's association is accepted, but each proposed presentation context of a service "
-    "its roles lack is answered user-rejection (result 1, PS3.8 Table 9-18), so the peer's "
-    "software reports that it has no presentation context for that SOP Class; Verification "
+    "its roles lack is answered user-rejection (result 1, PS3.8 Table 9-18), so the peer "
+    "finds no accepted context for it (dcmtk's storescu: \"No Acceptable Presentation "
+    "Contexts\"); Verification "
     "needs `echo`, Storage Commitment Push Model `commit`, any other abstract syntax (the "
     "Storage SOP Classes) `store`. The roles: "
     + "; ".join(f"`{role}`: {text}" for role, text in PEER_ROLES.items())

@@ -735,17 +735,19 @@ def _restrict(
     user-rejection (PS3.8 Table 9-18, result 1: the acceptor's user refuses it)."""
     proposed = {c.context_id: c.abstract_syntax for c in rq.presentation_contexts}
     contexts = []
+    refused: dict[str, int] = {}
     for item in answer.presentation_contexts:
         service = _service(proposed[item.context_id])
         if item.result == ContextResult.ACCEPTANCE and service not in services:
-            log.info(
-                "%s proposed %s: refused, its roles lack %r",
-                rq.calling_ae_title,
-                proposed[item.context_id],
-                service,
-            )
+            refused[service] = refused.get(service, 0) + 1
             item = replace(item, result=ContextResult.USER_REJECTION)
         contexts.append(item)
+    if refused:
+        log.info(
+            "%s: presentation contexts refused (user-rejection), its roles lack %s",
+            rq.calling_ae_title,
+            ", ".join(f"{service} ({n})" for service, n in refused.items()),
+        )
     return replace(answer, presentation_contexts=tuple(contexts))
 
 
