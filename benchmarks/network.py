@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                             probes[(name, k)].append(value)
                             loads.append(os.getloadavg()[0])
                             unit = ALL_PROBES[k].split(",")[0]
-                            print(f"{name} round {r + 1}/{rounds} probe {k}: {value:,.0f} {unit}",
+                            print(f"{name} round {r + 1}/{rounds} probe {k}: {_fmt(value)} {unit}",
                                   file=sys.stderr, flush=True)  # fmt: skip
                             continue
                         sender, receiver, associations = PAIRS[k]
