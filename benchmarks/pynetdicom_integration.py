@@ -236,7 +236,7 @@ def run(corpus: NetCorpus, work: Path, rounds: int, receivers: tuple[str, ...]) 
 def table(results: list[Run]) -> str:
     base = next((r for r in results if r.receiver == "pynetdicom-storescp"), None)
     lines = [
-        f"{'receiver':<22} {'sent':>6} {'stored':>6} {'wall s':>8} {'CPU s':>8} "
+        f"{'receiver':<24} {'sent':>6} {'stored':>6} {'wall s':>8} {'CPU s':>8} "
         f"{'CPU ms/inst':>11} {'storescp/this':>13}"
     ]
     for r in results:
@@ -246,7 +246,7 @@ def table(results: list[Run]) -> str:
             else "-"
         )
         lines.append(
-            f"{r.receiver:<22} {r.instances:>6} {r.stored if r.stored >= 0 else '-':>6} "
+            f"{r.receiver:<24} {r.instances:>6} {r.stored if r.stored >= 0 else '-':>6} "
             f"{r.wall:>8.2f} {r.cpu:>8.2f} "
             f"{r.cpu_ms_per_instance:>11.2f} {ratio:>13}"
         )
