@@ -677,7 +677,6 @@ def _serve(args: argparse.Namespace) -> int:
     import signal
 
     from storecore.config import ServeConfig, load_config
-    from storecore.net.channel import Timeouts
     from storecore.net.tls import server_context
     from storecore.scp import StorageSCP
     from storecore.storage import Archive
@@ -712,6 +711,7 @@ def _serve(args: argparse.Namespace) -> int:
         archive,
         directory=config.report_addresses(),
         ae_title=config.ae_title,
+        timeouts=config.timeouts(),
     )
     import functools
 
@@ -722,6 +722,7 @@ def _serve(args: argparse.Namespace) -> int:
             archive,
             config.forward,
             on_transcode=functools.partial(metrics.transcoded, "forward") if metered else None,
+            timeouts=config.timeouts(),
         )
         if config.forward
         else None
@@ -746,7 +747,7 @@ def _serve(args: argparse.Namespace) -> int:
             peer_services=config.peer_services(),
             max_pdu_length=config.max_pdu_length,
             limits=config.limits,
-            timeouts=Timeouts(acse=config.acse_timeout, dimse=config.dimse_timeout),
+            timeouts=config.timeouts(),
             max_associations=config.max_associations,
             ssl_context=ssl_context,
         )

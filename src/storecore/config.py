@@ -16,13 +16,16 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storecore.errors import StorecoreError
 from storecore.limits import DEFAULT_LIMITS, Limits
 from storecore.storage.blobstore import Layout
 from storecore.storage.policy import DuplicatePolicy, Durability, StoragePolicy, TranscodeFailure
 from storecore.uid import is_valid_uid, transfer_syntax
+
+if TYPE_CHECKING:
+    from storecore.net.channel import Timeouts
 
 __all__ = [
     "PEER_ROLES",
@@ -332,6 +335,14 @@ SETTINGS: tuple[Setting, ...] = (
             "spares a sender pausing between instances.", "dimse_timeout",
             risk="A long timeout keeps the threads of vanished peers until it expires.",
             example=30.0),
+    Setting("limits", "network_timeout", "number", 30.0,
+            "Seconds to wait for a TCP connection that storecore opens itself: forwarding "
+            "to a destination and Storage Commitment reports on a new association (> 0); "
+            "once connected, acse_timeout and dimse_timeout apply to those associations "
+            "too. Default 30, dcmtk's `--socket-timeout` (`-to`) and pynetdicom's "
+            "`network_timeout`.", "network_timeout",
+            risk="Too short a timeout turns a slow peer into retries with back-off.",
+            example=10.0),
     Setting("limits", "max_associations", "integer", 64,
             "Associations served at once (>= 1). One more is answered A-ASSOCIATE-RJ "
             "rejected-transient, source service-provider (presentation), reason "
@@ -434,6 +445,7 @@ class ServeConfig:
     limits: Limits = DEFAULT_LIMITS
     acse_timeout: float = 30.0
     dimse_timeout: float = 60.0
+    network_timeout: float = 30.0
     max_associations: int = 64
     forward: tuple[Any, ...] = field(default=(), compare=False)
     metrics_port: int | None = None
@@ -487,6 +499,14 @@ class ServeConfig:
         """Declared peer -> the services it may request of us (``store``, ``echo``,
         ``commit``); callers not in it are not restricted per service."""
         return {p.ae_title: p.services for p in self.peers}
+
+    def timeouts(self) -> Timeouts:
+        """The [limits] timeouts, for the associations we accept and those we open."""
+        from storecore.net.channel import Timeouts
+
+        return Timeouts(
+            acse=self.acse_timeout, dimse=self.dimse_timeout, network=self.network_timeout
+        )
 
     def report_addresses(self) -> dict[str, tuple[str, int]]:
         """AE title -> (host, port) where its Storage Commitment reports may go on a
@@ -854,7 +874,7 @@ def _check(config: ServeConfig, where: str) -> ServeConfig:
             f"{where}: server.max_pdu_length {config.max_pdu_length} exceeds "
             f"limits.max_pdu_length {config.limits.max_pdu_length}"
         )
-    for name in ("acse_timeout", "dimse_timeout"):
+    for name in ("acse_timeout", "dimse_timeout", "network_timeout"):
         if not getattr(config, name) > 0:
             raise ConfigError(f"{where}: limits.{name} must be a number of seconds > 0")
     if config.max_associations < 1:

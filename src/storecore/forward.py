@@ -27,11 +27,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storecore.errors import StorecoreError
 from storecore.storage.archive import Archive
 from storecore.storage.index import FinishJob, ForwardJob, InstanceRecord, Postpone
+
+if TYPE_CHECKING:
+    from storecore.net.channel import Timeouts
 
 __all__ = ["ForwardRule", "Forwarder", "router"]
 
@@ -129,9 +132,11 @@ class Forwarder:
         batch: int = 500,
         poll: float = 0.2,
         on_transcode: Callable[[str, str, str], object] | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.archive = archive
         self.on_transcode = on_transcode
+        self.timeouts = timeouts
         self.rules = {r.name: r for r in rules}
         self.retry_delays = tuple(retry_delays)
         self.batch = batch
@@ -240,6 +245,7 @@ class Forwarder:
             rule.calling_ae_title,
             allow_lossy=rule.allow_lossy,
             transfer_syntaxes=rule.transfer_syntaxes,
+            timeouts=self.timeouts,
         )
         try:
             outcomes = scu.send(paths, rule.host, rule.port, rule.ae_title)

@@ -11,6 +11,7 @@ element length.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -268,3 +269,50 @@ def test_max_element_length_refuses_a_larger_element(limited: tuple[int, Path]) 
     assert refused.comment and "(7FE0,0010)" in refused.comment.upper(), refused.comment
     stored = " ".join(_stored(tmp))
     assert "1.2.826.0.1.9.5" in stored and "1.2.826.0.1.9.6" not in stored
+
+
+def test_network_timeout_bounds_the_connect_to_a_forwarding_destination(tmp_path: Path) -> None:
+    """[limits] network_timeout reaches the associations serve opens itself.
+
+    The destination is a listener whose accept queue is full, so a new
+    connection's SYNs are dropped and ``connect`` waits: with network_timeout
+    = 0.5 the forwarding job is put back for a retry with "timed out" as its
+    error (with the default 30 s it would still be connecting). The log line
+    of the failed send is checked too.
+    """
+    stuck = socket.socket()
+    stuck.bind(("127.0.0.1", 0))
+    stuck.listen(0)
+    host, port = stuck.getsockname()
+    held = []
+    for _ in range(4):  # fill the accept queue (backlog 0 admits one) and the SYN queue
+        s = socket.socket()
+        s.setblocking(False)
+        with contextlib.suppress(BlockingIOError):  # connecting in the background
+            s.connect((host, port))
+        held.append(s)
+    config = tmp_path / "storecore.toml"
+    config.write_text(
+        "[limits]\nnetwork_timeout = 0.5\n"
+        f"[[forward]]\nname = 'stuck'\ndestination = 'STUCK@{host}:{port}'\n"
+    )
+    proc, scp_port = _serve(config, tmp_path)
+    try:
+        path = write_instance(tmp_path / "in", sop_instance_uid="1.2.826.0.1.9.71")
+        [outcome] = StorageSCU("SENDER").send([path], "127.0.0.1", scp_port, "STORECORE")
+        assert outcome.status == 0x0000
+
+        def queue() -> str:
+            return subprocess.run(
+                [*CLI, "archive", "queue", "--storage", str(tmp_path / "archive")],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+
+        _wait(lambda: "timed out" in queue(), timeout=20)
+        assert "pending" in queue()
+    finally:
+        err = _stop(proc)
+        stuck.close()
+        for s in held:
+            s.close()
+    assert f"forward stuck: 1 instances not sent: cannot connect to {host}:{port}: timed out" in err

@@ -19,6 +19,7 @@ import pytest
 
 from storecore.config import SETTINGS, TABLES, ConfigError, Peer, ServeConfig, load_config
 from storecore.limits import Limits
+from storecore.net.channel import Timeouts
 from storecore.validators import ValidationConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,6 +193,7 @@ def test_the_validation_keys_are_those_validation_config_reads() -> None:
         ("[limits]\nacse_timeout = 0\n", "limits.acse_timeout must be a number of seconds > 0"),
         ("[limits]\ndimse_timeout = -1.5\n", "limits.dimse_timeout must be a number"),
         ("[limits]\nmax_associations = 0\n", "limits.max_associations must be >= 1"),
+        ("[limits]\nnetwork_timeout = 0\n", "limits.network_timeout must be a number"),
         ("[limits]\nmax_assoc = 3\n", "unknown key limits.max_assoc"),
     ],
 )
@@ -271,9 +273,10 @@ def test_the_limits_table_makes_the_limits_value_and_the_storage_policy_uses_it(
     path.write_text(
         "[server]\nmax_pdu_length = 16384\n"
         "[limits]\nmax_element_length = 4096\nmax_pdu_length = 16384\n"
-        "acse_timeout = 5\nmax_associations = 2\n"
+        "acse_timeout = 5\nnetwork_timeout = 2.5\nmax_associations = 2\n"
     )
     config = load_config(path)
+    assert config.timeouts() == Timeouts(acse=5, dimse=60.0, network=2.5)
     assert config.limits == Limits(max_element_length=4096, max_pdu_length=16384)
     assert config.policy().limits is config.limits
     assert (config.acse_timeout, config.dimse_timeout, config.max_associations) == (5, 60.0, 2)

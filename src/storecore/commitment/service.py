@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storecore.commitment.messages import (
     CommitmentError,
@@ -48,6 +49,9 @@ from storecore.commitment.messages import (
 from storecore.errors import StorecoreError
 from storecore.storage.archive import Archive
 from storecore.storage.ingest import file_digest
+
+if TYPE_CHECKING:
+    from storecore.net.channel import Timeouts
 
 __all__ = ["CommitmentService", "Transaction", "TransactionStore"]
 
@@ -234,6 +238,7 @@ class CommitmentService:
         retry_delays: tuple[float, ...] = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0),
         deliver: Deliver | None = None,
         store: TransactionStore | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.archive = archive
         self.directory = dict(directory or {})
@@ -243,7 +248,7 @@ class CommitmentService:
         if deliver is None:
             from storecore.scu import StorageSCU
 
-            scu = StorageSCU(ae_title)
+            scu = StorageSCU(ae_title, timeouts=timeouts)
             deliver = scu.report_commitment
         self._deliver = deliver
         self._wake = threading.Event()
