@@ -94,6 +94,21 @@ class Registration:
             The import failed (the message names the missing module) or the
             validator's ``is_available()`` said no.
         """
+        target = self.target
+        if target is None or self._error is not None:
+            target = self._import()
+        probe = getattr(target, "is_available", None)
+        if probe is not None:
+            try:
+                ok = probe()
+            except Exception as exc:
+                raise ValidatorUnavailable(f"{self.label} is unavailable: {exc}") from None
+            if not ok:
+                raise ValidatorUnavailable(f"{self.label} is unavailable")
+        return target
+
+    def _import(self) -> SOPClassValidator:
+        # the first load; after it (a target set, no error) load() takes no lock
         with self._lock:
             if self._error is not None:
                 raise ValidatorUnavailable(self._error)
@@ -113,19 +128,10 @@ class Registration:
                 if not callable(obj):
                     self._error = f"{self.entry_point.value} is not callable"
                     raise ValidatorUnavailable(self._error)
-                self.target = obj
                 self.replaces = tuple(getattr(obj, "replaces", ()) or ())
                 self.label = str(getattr(obj, "name", "") or self.label)
-            target = self.target
-        probe = getattr(target, "is_available", None)
-        if probe is not None:
-            try:
-                ok = probe()
-            except Exception as exc:
-                raise ValidatorUnavailable(f"{self.label} is unavailable: {exc}") from None
-            if not ok:
-                raise ValidatorUnavailable(f"{self.label} is unavailable")
-        return target
+                self.target = obj  # last: load() takes a set target as loaded
+            return self.target
 
     def is_available(self) -> bool:
         """True if the validator can run (loads it)."""
@@ -239,10 +245,10 @@ class Registry:
         higher-tier one that names its label is left out; unavailable ones
         are kept (running them yields their failure finding).
         """
+        cached = self._cache.get(sop_class_uid)  # a dict read is atomic: no lock
+        if cached is not None:
+            return cached
         with self._lock:
-            cached = self._cache.get(sop_class_uid)
-            if cached is not None:
-                return cached
             candidates = [
                 r
                 for r in (*self._user, *self._discovered(), *self._builtins)
@@ -382,8 +388,11 @@ class IngestValidator:
             config = self._configs[ae] = self.config.for_ae(ae)
         return config
 
-    def findings(self, instance: IngestedInstance) -> list[Finding]:
-        config = self._config_for(instance.calling_ae_title)
+    def findings(
+        self, instance: IngestedInstance, config: ValidationConfig | None = None
+    ) -> list[Finding]:
+        if config is None:
+            config = self._config_for(instance.calling_ae_title)
         try:
             with open_view(
                 instance.path,
@@ -408,7 +417,7 @@ class IngestValidator:
         config = self._config_for(instance.calling_ae_title)
         failures: list[StatusFinding] = []
         warnings: list[StatusFinding] = []
-        for f in self.findings(instance):
+        for f in self.findings(instance, config):
             if self.observe is not None:
                 self.observe(f)
             status = config.status(f)
