@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -487,6 +488,8 @@ def _send(args: argparse.Namespace) -> int:
     bar = _progress_bar(args.progress, files)
     lock = threading.Lock()
 
+    started = time.monotonic()
+
     def tick(outcome: Any) -> None:
         if bar is not None:
             with lock:
@@ -494,9 +497,12 @@ def _send(args: argparse.Namespace) -> int:
                     size = outcome.path.stat().st_size
                 except OSError:
                     size = 0
-                bar.update(size)
-                bar.set_postfix_str(f"{bar.n_instances} of {len(files)}", refresh=False)
                 bar.n_instances += 1
+                rate = bar.n_instances / max(time.monotonic() - started, 1e-6)
+                bar.set_postfix_str(
+                    f"{bar.n_instances} of {len(files)}, {rate:,.0f} instances/s", refresh=False
+                )
+                bar.update(size)
 
     try:
         outcomes = StorageSCU(args.aet, allow_lossy=args.allow_lossy).send(
@@ -514,11 +520,13 @@ def _send(args: argparse.Namespace) -> int:
         t = o.transcode
         path = f" [{t.path.value} {t.source_ts} -> {t.target_ts}]" if t else ""
         print(f"{o.path}: {status}{extra}{path}")
+    seconds = time.monotonic() - started
     failed = sum(not o.ok for o in outcomes)
     statuses: dict[str, int] = {}
     for o in outcomes:
         key = "not sent" if o.status is None else f"0x{o.status:04X}"
         statuses[key] = statuses.get(key, 0) + 1
+    _print_send_summary(outcomes, seconds)
     print(
         f"{len(outcomes) - failed} stored, {failed} failed ("
         + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
@@ -580,6 +588,34 @@ def _request_commitment(
         print(f"storecore {what}: {exc}", file=sys.stderr)
         return None
     return _print_commitment(outcome)
+
+
+def _print_send_summary(outcomes: Sequence[Any], seconds: float) -> None:
+    """The summary table on stderr: instances and MB per status and transcoding path."""
+    rows: dict[tuple[str, str], list[int]] = {}
+    total = 0
+    for o in outcomes:
+        status = "not sent" if o.status is None else f"0x{o.status:04X}"
+        path = "as stored" if o.transcode is None else o.transcode.path.value
+        if o.status is None:
+            path = "-"
+        size = 0
+        if o.status is not None:
+            with contextlib.suppress(OSError):
+                size = o.path.stat().st_size
+        row = rows.setdefault((status, path), [0, 0])
+        row[0] += 1
+        row[1] += size
+        total += size
+    print(f"{'status':<10} {'sent':<14} {'instances':>10} {'MB':>10}", file=sys.stderr)
+    for (status, path), (n, size) in sorted(rows.items()):
+        print(f"{status:<10} {path:<14} {n:>10,} {size / 1e6:>10,.2f}", file=sys.stderr)
+    rate = len(outcomes) / seconds if seconds > 0 else 0.0
+    print(
+        f"{'total':<10} {f'{seconds:.2f} s':<14} {len(outcomes):>10,} {total / 1e6:>10,.2f}"
+        f"   {rate:,.0f} instances/s, {total / 1e6 / max(seconds, 1e-9):,.1f} MB/s",
+        file=sys.stderr,
+    )
 
 
 def _progress_bar(mode: str, files: list[Path]) -> Any:

@@ -13,6 +13,7 @@ An exception inside a sink becomes a failure status (0xA700 for an OS error,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import select
 import socket
@@ -122,6 +123,27 @@ class AssociationStats:
     bytes: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     outcome: str = "closed"
+    proposed: int = 0  # presentation contexts proposed
+    accepted: int = 0  # and accepted
+    # instances per (SOP Class UID, Transfer Syntax UID) of the contexts used
+    used: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def contexts(self) -> str:
+        """The contexts, for the log line: accepted of proposed, then those used."""
+        from storecore.uid import sop_class, transfer_syntax
+
+        def name(sop: str, ts: str) -> str:
+            # keywords where the dictionary has them (private UIDs stay UIDs)
+            with contextlib.suppress(StorecoreError, KeyError, ValueError):
+                sop = sop_class(sop).keyword or sop
+            with contextlib.suppress(StorecoreError, KeyError, ValueError):
+                ts = transfer_syntax(ts).keyword or ts
+            return f"{sop}/{ts}"
+
+        used = ", ".join(f"{name(k, t)} x{n}" for (k, t), n in sorted(self.used.items()))
+        return f"contexts {self.accepted} of {self.proposed} accepted" + (
+            f", used {used}" if used else ""
+        )
 
 
 class StorageSCP:
@@ -293,11 +315,12 @@ class StorageSCP:
             channel.close()
             seconds = time.monotonic() - stats.started
             log.info(
-                "association %s %s -> %s: %s, %d instances, %d bytes in %.2f s, statuses %s",
+                "association %s %s -> %s: %s, %s; %d instances, %d bytes in %.2f s, statuses %s",
                 stats.peer,
                 stats.calling_ae_title or "?",
                 stats.called_ae_title or "?",
                 stats.outcome,
+                stats.contexts(),
                 stats.instances,
                 stats.bytes,
                 seconds,
@@ -375,6 +398,8 @@ class _Session:
         if isinstance(answer, A_ASSOCIATE_AC):
             self.channel.send_bytes(self.association.send(AssociateAccept(answer)))
             self.stats.outcome = "accepted"
+            self.stats.proposed = len(rq.presentation_contexts)
+            self.stats.accepted = sum(1 for c in answer.presentation_contexts if c.result == 0)
         else:
             self.channel.send_bytes(self.association.send(AssociateReject(answer)))
             self.stats.outcome = f"rejected (result {answer.result}, reason {answer.reason})"
@@ -618,6 +643,9 @@ class _Session:
             return
         self.stats.instances += 1
         self.stats.statuses[result.status] = self.stats.statuses.get(result.status, 0) + 1
+        key = self.association.contexts.get(context_id)
+        if key is not None:
+            self.stats.used[key] = self.stats.used.get(key, 0) + 1
         if result.status:
             log.warning(
                 "association %s: %s stored with status 0x%04X%s",

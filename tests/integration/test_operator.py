@@ -92,6 +92,11 @@ def test_serve_with_metrics_and_send_a_folder_with_a_report(tmp_path: Path) -> N
         assert send.returncode == 1, send.stderr
         assert "12 stored, 1 failed (0x0000: 12, not sent: 1)" in send.stderr
         assert re.search(r"\d+(\.\d+)?k?B/s", send.stderr), send.stderr  # the progress bar
+        assert re.search(r"13 of 13, [\d,]+ instances/s", send.stderr), send.stderr
+        # the summary table: per status and transcoding path, then the totals and rates
+        assert re.search(r"^0x0000 +as stored +12 +[\d.]+$", send.stderr, re.M), send.stderr
+        assert re.search(r"^not sent +- +1 ", send.stderr, re.M), send.stderr
+        assert re.search(r"^total .* 13 .* instances/s, [\d.]+ MB/s$", send.stderr, re.M)
         rows = json.loads(report.read_text())
         assert len(rows) == 13
         assert sum(r["ok"] for r in rows) == 12
@@ -107,7 +112,24 @@ def test_serve_with_metrics_and_send_a_folder_with_a_report(tmp_path: Path) -> N
         _, err = server.communicate(timeout=60)
     assert server.returncode == 0, err
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
-    assert any("association" in line["message"] for line in lines), err
+    # one line per association (-j 2: two), with the peer, AE titles, contexts,
+    # instances, bytes, duration and statuses
+    assoc = [
+        m
+        for line in lines
+        if (
+            m := re.fullmatch(
+                r"association 127\.0\.0\.1:\d+ (\S+) -> STORECORE: released, contexts (\d+) "
+                r"of (\d+) accepted, used (\w+)/ExplicitVRLittleEndian x(\d+); (\d+) "
+                r"instances, (\d+) bytes in [\d.]+ s, statuses \{'0x0000': (\d+)\}",
+                line["message"],
+            )
+        )
+    ]
+    assert len(assoc) == 2, err
+    assert sum(int(m.group(6)) for m in assoc) == 12
+    assert all(m.group(5) == m.group(6) == m.group(8) for m in assoc)
+    assert all(int(m.group(2)) >= 1 and int(m.group(7)) > 0 for m in assoc)
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
 
 
