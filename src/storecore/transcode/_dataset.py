@@ -13,8 +13,10 @@ PS3.5 Section 7.1.2 (Explicit VR encoding), Section 7.5 (sequences), Annex A.4
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from storecore._typing import Buffer
 from storecore.dataset._scan import Scanner, Token, TokenKind
 from storecore.errors import TranscodeError
 from storecore.limits import DEFAULT_LIMITS, Limits
@@ -94,49 +96,81 @@ def element(tag: int, vr: str, value: bytes) -> bytes:
     """One Explicit VR Little Endian element, value padded to even length."""
     if len(value) % 2:
         value += b"\x00" if vr in ("UI", "OB", "UN") else b" "
-    group, elem = tag >> 16, tag & 0xFFFF
-    if vr in _LONG_VRS:
-        return struct.pack("<HH2sHI", group, elem, vr.encode(), 0, len(value)) + value
-    if len(value) > 0xFFFF:
-        raise TranscodeError(f"value of ({group:04X},{elem:04X}) is too long for VR {vr}")
-    return struct.pack("<HH2sH", group, elem, vr.encode(), len(value)) + value
+    return element_header(tag, vr, len(value)) + value
 
 
 def item(content: bytes) -> bytes:
     return struct.pack("<HHI", 0xFFFE, 0xE000, len(content)) + content
 
 
-def encapsulated_pixel_data(frames: list[bytes]) -> bytes:
-    """Pixel Data (7FE0,0010) OB of undefined length, one fragment per frame.
+def element_header(tag: int, vr: str, length: int) -> bytes:
+    """The header of an Explicit VR Little Endian element whose value has `length` bytes
+    (PS3.5 Section 7.1.2; `length` even, or 0xFFFFFFFF for undefined length)."""
+    group, elem = tag >> 16, tag & 0xFFFF
+    if vr in _LONG_VRS:
+        return struct.pack("<HH2sHI", group, elem, vr.encode(), 0, length)
+    if length > 0xFFFF:
+        raise TranscodeError(f"value of ({group:04X},{elem:04X}) is too long for VR {vr}")
+    return struct.pack("<HH2sH", group, elem, vr.encode(), length)
+
+
+def long_element(tag: int, vr: str, value: Sequence[Buffer]) -> list[Buffer]:
+    """One element of a long VR (OB, OW) whose value is the concatenation of `value`,
+    as parts to join once: a frame's pixels are not copied to build it."""
+    length = sum(memoryview(v).nbytes for v in value)
+    parts: list[Buffer] = [element_header(tag, vr, length + length % 2), *value]
+    if length % 2:
+        parts.append(b"\x00")
+    return parts
+
+
+def encapsulated_pixel_data(frames: Sequence[Buffer]) -> list[Buffer]:
+    """Pixel Data (7FE0,0010) OB of undefined length, one fragment per frame, as parts.
 
     The Basic Offset Table is filled for multi-frame images while the offsets
-    fit in 32 bits, empty otherwise (PS3.5 A.4: it may be empty).
+    fit in 32 bits, empty otherwise (PS3.5 A.4: it may be empty). The frames
+    are not copied: the parts are item headers and the frames themselves, for
+    the caller's one join (or writev).
     """
-    parts = [struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 0xFFFFFFFF)]
-    padded = [f + b"\x00" if len(f) % 2 else f for f in frames]
+    sizes = [memoryview(f).nbytes for f in frames]
     offsets: list[int] = []
     position = 0
-    for f in padded:
+    for n in sizes:
         offsets.append(position)
-        position += 8 + len(f)
+        position += 8 + n + n % 2
+    parts: list[Buffer] = [struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 0xFFFFFFFF)]
     if len(frames) > 1 and position <= 0xFFFFFFFF:
         parts.append(item(struct.pack(f"<{len(offsets)}I", *offsets)))
     else:
         parts.append(item(b""))
-    parts += [item(f) for f in padded]
+    for f, n in zip(frames, sizes, strict=True):
+        # PS3.5 A.4: each fragment has an even length, padded with one 00H
+        parts.append(struct.pack("<HHI", 0xFFFE, 0xE000, n + n % 2))
+        parts.append(f)
+        if n % 2:
+            parts.append(b"\x00")
     parts.append(struct.pack("<HHI", 0xFFFE, 0xE0DD, 0))
-    return b"".join(parts)
+    return parts
 
 
-def rewrite(scanned: ScannedDataset, edits: dict[int, bytes | None]) -> bytes:
-    """The dataset with each edited top-level tag replaced (bytes) or dropped (None).
+Edit = bytes | Sequence[Buffer] | None
+
+
+def rewrite(scanned: ScannedDataset, edits: dict[int, Edit]) -> bytes:
+    """The dataset with each edited top-level tag replaced or dropped (None), joined."""
+    return b"".join(rewrite_parts(scanned, edits))
+
+
+def rewrite_parts(scanned: ScannedDataset, edits: dict[int, Edit]) -> list[Buffer]:
+    """The dataset with each edited top-level tag replaced (bytes, or parts to
+    concatenate) or dropped (None), as parts to join once.
 
     Elements keep ascending tag order (PS3.5 Section 7.1): new ones are placed
-    where their tag sorts.
+    where their tag sorts. Unedited elements are views of `scanned.data`.
     """
     data = scanned.data
     order = sorted(set(scanned.spans) | {t for t, v in edits.items() if v is not None})
-    out: list[bytes | memoryview] = []
+    out: list[Buffer] = []
     run_start: int | None = None
     run_end = 0
     for tag in order:
@@ -145,8 +179,10 @@ def rewrite(scanned: ScannedDataset, edits: dict[int, bytes | None]) -> bytes:
                 out.append(data[run_start:run_end])
                 run_start = None
             new = edits[tag]
-            if new is not None:
+            if isinstance(new, bytes):
                 out.append(new)
+            elif new is not None:
+                out.extend(new)
             continue
         start, end = scanned.spans[tag]
         if run_start is None:
@@ -157,4 +193,4 @@ def rewrite(scanned: ScannedDataset, edits: dict[int, bytes | None]) -> bytes:
         run_end = end
     if run_start is not None:
         out.append(data[run_start:run_end])
-    return b"".join(out)
+    return out

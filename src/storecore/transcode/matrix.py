@@ -38,10 +38,11 @@ scanner (:mod:`._dataset`); no pydicom object is built.
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,8 @@ from storecore.limits import DEFAULT_LIMITS, Limits
 from storecore.transcode import _dataset as dsx
 from storecore.transcode.codecs import DEFAULT_REGISTRY, Codec, CodecRegistry, FrameInfo
 from storecore.transcode.native import transcode_part10
-from storecore.transcode.records import TranscodePath, TranscodeRecord
-from storecore.uid import TransferSyntax, transfer_syntax
+from storecore.transcode.records import LOSSY_DERIVATION, TranscodePath, TranscodeRecord
+from storecore.uid import TransferSyntax, is_valid_uid, transfer_syntax
 
 __all__ = ["PathDecision", "transcode", "transcode_path", "matrix"]
 
@@ -215,9 +216,9 @@ def _normalise(arr: np.ndarray, info: FrameInfo) -> np.ndarray:
     """
     dtype = _dtype(info)
     shape = _shape(info)
-    if arr.size != int(np.prod(shape)):
+    if arr.size != math.prod(shape):
         raise TranscodeError(
-            f"decoded frame has {arr.size} samples, the Image Pixel Module says {np.prod(shape)}"
+            f"decoded frame has {arr.size} samples, the Image Pixel Module says {math.prod(shape)}"
         )
     arr = arr.reshape(shape)
     # in the Bits Allocated width, never through int64 (a 0.5 MB frame would
@@ -226,9 +227,26 @@ def _normalise(arr: np.ndarray, info: FrameInfo) -> np.ndarray:
     # Stored, a mask clears what lies above it
     v = arr if arr.dtype == dtype else arr.astype(dtype)
     shift = 8 * dtype.itemsize - info.bits_stored
-    if shift > 0:
+    if shift > 0 and not _within_bits_stored(v, info):
         v = (v << shift) >> shift if info.signed else v & dtype.type((1 << info.bits_stored) - 1)
     return v
+
+
+def _within_bits_stored(v: np.ndarray, info: FrameInfo) -> bool:
+    """True if every value already is what sign extension or masking would make it.
+
+    One or two reading passes (max, min) and no new array: usually the bits
+    above Bits Stored are clear (or copies of the sign), and the frame can go
+    to the codec as it is, often a view of the file's bytes (PS3.5 8.1.1:
+    those bits are not part of the value, so when they are set the values are
+    rewritten).
+    """
+    if v.size == 0:
+        return True
+    if info.signed:
+        half = 1 << (info.bits_stored - 1)
+        return bool(v.min() >= -half and v.max() < half)
+    return bool(v.max() < (1 << info.bits_stored))
 
 
 def _info(s: dsx.ScannedDataset) -> FrameInfo:
@@ -334,7 +352,12 @@ def _decode_frames(
     frames: list[np.ndarray] = []
     used: list[Codec] = []
     for group in _frame_fragments(s, n_frames, ts):
-        data = b"".join(bytes(s.data[o : o + n]) for o, n in group)
+        # one copy of the compressed frame (the codecs take bytes)
+        data = (
+            bytes(s.data[group[0][0] : group[0][0] + group[0][1]])
+            if len(group) == 1
+            else (b"".join(s.data[o : o + n] for o, n in group))
+        )
         errors = []
         for codec in codecs:
             try:
@@ -406,7 +429,7 @@ def _lossy_edits(
         _DERIVATION_DESCRIPTION: dsx.element(
             _DERIVATION_DESCRIPTION,
             "ST",
-            f"Lossy compression by storecore to {target.name}, ratio {ratio:.4g}".encode(),
+            f"{LOSSY_DERIVATION}{target.name}, ratio {ratio:.4g}".encode(),
         ),
         _SOURCE_IMAGE_SEQUENCE: dsx.element(_SOURCE_IMAGE_SEQUENCE, "SQ", dsx.item(reference)),
     }
@@ -433,6 +456,7 @@ def transcode(
     *,
     allow_lossy: bool = False,
     uid_root: str | None = None,
+    new_sop_instance_uid: str | Callable[[str], str] | None = None,
     registry: CodecRegistry = DEFAULT_REGISTRY,
     limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[bytes, TranscodeRecord]:
@@ -447,6 +471,12 @@ def transcode(
     allow_lossy : bool
         Allow lossy output (the path is then NEW_UID: a new SOP Instance UID
         under `uid_root`, or ``2.25.<UUID>`` without one).
+    new_sop_instance_uid : str or callable, optional
+        The SOP Instance UID of a NEW_UID output, or a function of the
+        original SOP Instance UID that mints it (the archive derives it from
+        the received instance, so that a re-sent instance maps to the same
+        one); instead of :func:`new_uid` under `uid_root`. Not used on the
+        SUPPORTED paths, where the UID is kept.
     registry : CodecRegistry
         Where codecs are looked up.
 
@@ -489,7 +519,7 @@ def transcode(
     s = dsx.scan_explicit(dataset, limits=limits)
     sop_class = s.text(_SOP_CLASS_UID) or meta.media_storage_sop_class_uid or ""
     original_uid = s.text(_SOP_INSTANCE_UID) or meta.media_storage_sop_instance_uid or ""
-    edits: dict[int, bytes | None] = {}
+    edits: dict[int, dsx.Edit] = {}
     codecs_used: list[Codec] = []
     ratio: float | None = None
     sop_instance_uid = original_uid
@@ -512,17 +542,20 @@ def transcode(
             info.pixel_representation,
             photometric,
         )
+        pixel_element: list[Buffer]
         if dst.encapsulated:
             pixel_element, encoder, photometric, method, size = _encode_frames(
                 frames, info, dst, registry
             )
             codecs_used.append(encoder)
-            uncompressed = len(frames) * int(np.prod(_shape(info))) * _dtype(info).itemsize
+            uncompressed = len(frames) * math.prod(_shape(info)) * _dtype(info).itemsize
             ratio = uncompressed / max(size, 1)
         else:
-            data = b"".join(np.ascontiguousarray(f).tobytes() for f in frames)
-            pixel_element = dsx.element(
-                dsx.PIXEL_DATA, "OB" if info.bits_allocated <= 8 else "OW", data
+            # the frames' own buffers, joined once with the rest of the file
+            pixel_element = dsx.long_element(
+                dsx.PIXEL_DATA,
+                "OB" if info.bits_allocated <= 8 else "OW",
+                [np.ascontiguousarray(f).data for f in frames],
             )
             method = ""
         edits[dsx.PIXEL_DATA] = pixel_element
@@ -534,7 +567,17 @@ def transcode(
             # interleaved samples, the only order the codecs give and take
             edits[_PLANAR_CONFIGURATION] = dsx.element(_PLANAR_CONFIGURATION, "US", b"\x00\x00")
         if decision.path is TranscodePath.NEW_UID:
-            sop_instance_uid = new_uid(uid_root)
+            if new_sop_instance_uid is None:
+                sop_instance_uid = new_uid(uid_root)
+            elif isinstance(new_sop_instance_uid, str):
+                sop_instance_uid = new_sop_instance_uid
+            else:
+                sop_instance_uid = new_sop_instance_uid(original_uid)
+            if not is_valid_uid(sop_instance_uid) or sop_instance_uid == original_uid:
+                raise TranscodeError(
+                    f"the new SOP Instance UID {sop_instance_uid!r} is not a valid UID "
+                    "different from the original (PS3.5 9.1)"
+                )
             edits.update(
                 _lossy_edits(
                     s, sop_class, original_uid, sop_instance_uid, ratio or 1.0, method, dst
@@ -549,19 +592,22 @@ def transcode(
         # no pixels, nothing lossy happened: the instance is the same one
         decision = PathDecision(TranscodePath.SUPPORTED)
 
-    body = dsx.rewrite(s, edits)
+    # the body as parts (views of the source, new elements, the codecs'
+    # buffers), copied once into the output with the File Meta
+    body: list[Buffer] = dsx.rewrite_parts(s, edits)
     if dst.native and dst.uid != _EXPLICIT_LE:
         from storecore.transcode.native import transcode_dataset
 
         out_body = bytearray()
-        transcode_dataset(body, _EXPLICIT_LE, dst, out_body.extend, limits=limits)
-        body = bytes(out_body)
+        transcode_dataset(b"".join(body), _EXPLICIT_LE, dst, out_body.extend, limits=limits)
+        body = [out_body]
     header = encode_file_meta(
         meta.media_storage_sop_class_uid or sop_class,
         sop_instance_uid,
         dst.uid,
         source_ae_title=meta.source_application_entity_title,
     )
+    output = b"".join([header, *body])
     record = TranscodeRecord(
         source_ts=src.uid,
         target_ts=dst.uid,
@@ -570,15 +616,15 @@ def transcode(
         original_sop_instance_uid=original_uid or None,
         sop_instance_uid=sop_instance_uid or None,
         bytes_in=len(view) - meta.dataset_offset,
-        bytes_out=len(body),
+        bytes_out=len(output) - len(header),
         ratio=ratio,
     )
-    return header + body, record
+    return output, record
 
 
 def _encode_frames(
     frames: list[np.ndarray], info: FrameInfo, dst: TransferSyntax, registry: CodecRegistry
-) -> tuple[bytes, Codec, str, str, int]:
+) -> tuple[list[Buffer], Codec, str, str, int]:
     reasons: list[str] = []
 
     def accept(codec: Codec) -> bool:
@@ -608,4 +654,5 @@ def _encode_frames(
     )
     method = encoded[0].lossy_method if encoded else ""
     data = [e.data for e in encoded]
-    return dsx.encapsulated_pixel_data(data), codec, photometric, method, sum(len(d) for d in data)
+    size = sum(memoryview(d).nbytes for d in data)
+    return dsx.encapsulated_pixel_data(data), codec, photometric, method, size

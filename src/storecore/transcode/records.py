@@ -5,7 +5,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["TranscodePath", "TranscodeRecord"]
+__all__ = ["TranscodePath", "TranscodeRecord", "LOSSY_DERIVATION"]
+
+#: How the Derivation Description (0008,2111) of storecore's lossy (NEW_UID)
+#: outputs begins: with the Source Image Sequence (0008,2112), whose item
+#: references the original, it tells the archive's recovery that a stored file
+#: is the lossy copy of a received instance (PS3.3 C.7.6.1.1.3)
+LOSSY_DERIVATION = "Lossy compression by storecore to "
 
 
 class TranscodePath(enum.Enum):

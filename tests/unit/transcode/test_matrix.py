@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from io import BytesIO
+
+import numpy as np
 import pytest
 
 from storecore.errors import TranscodeError
@@ -274,3 +277,54 @@ def test_no_pixel_data_is_rewritten_without_codec() -> None:
     out, record = transcode(buf.getvalue(), J2K_LOSSLESS)
     assert record.path is TranscodePath.SUPPORTED
     assert read(out).SOPInstanceUID == ds.SOPInstanceUID
+
+
+def _with_pixel_bytes(src: bytes, raw: np.ndarray) -> bytes:
+    ds = read(src)
+    ds.PixelData = raw.tobytes()
+    buf = BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("target", [RLE, JPEG_LS_LOSSLESS, J2K_LOSSLESS])
+@pytest.mark.parametrize("signed", [False, True])
+def test_bits_above_bits_stored_are_not_pixel_values(target: str, signed: bool) -> None:
+    # PS3.5 8.1.1: the bits above High Bit are not part of the value (an overlay
+    # or garbage); values within Bits Stored skip the rewrite, these must not
+    src, px = make_image(bits_stored=12, signed=signed)
+    noisy = px.view(np.uint16) | np.uint16(0xA000)  # bits 13 and 15 set, not the sign's copies
+    out, _ = transcode(_with_pixel_bytes(src, noisy), target)
+    back, _ = transcode(out, EXPLICIT_LE)
+    assert (pixels(back) == px).all()
+    assert (pixels(out) == px).all(), "pydicom's decoding of our encoding"
+
+
+def test_new_sop_instance_uid_given_or_minted() -> None:
+    src, _ = make_image(bits_allocated=8, bits_stored=8, rows=64, columns=64)
+    original = read(src).SOPInstanceUID
+    out, record = transcode(src, JPEG_BASELINE, allow_lossy=True, new_sop_instance_uid="2.25.42")
+    assert record.sop_instance_uid == read(out).SOPInstanceUID == "2.25.42"
+    assert read(out).file_meta.MediaStorageSOPInstanceUID == "2.25.42"
+    seen: list[str] = []
+
+    def mint(uid: str) -> str:
+        seen.append(uid)
+        return "2.25.43"
+
+    out, record = transcode(src, JPEG_BASELINE, allow_lossy=True, new_sop_instance_uid=mint)
+    assert seen == [original]
+    assert read(out).SOPInstanceUID == record.sop_instance_uid == "2.25.43"
+    assert read(out).SourceImageSequence[0].ReferencedSOPInstanceUID == original
+    # lossless: the UID is kept, the argument is not used
+    out, record = transcode(src, RLE, new_sop_instance_uid=mint)
+    assert record.path is TranscodePath.SUPPORTED and seen == [original]
+    assert read(out).SOPInstanceUID == original
+
+
+@pytest.mark.parametrize("bad", ["2.25.042", "not a uid", "1." + "2" * 70, "same"])
+def test_new_sop_instance_uid_must_be_a_new_valid_uid(bad: str) -> None:
+    src, _ = make_image(bits_allocated=8, bits_stored=8, rows=16, columns=16)
+    uid = read(src).SOPInstanceUID if bad == "same" else bad
+    with pytest.raises(TranscodeError, match="not a valid UID different from the original"):
+        transcode(src, JPEG_BASELINE, allow_lossy=True, new_sop_instance_uid=uid)
