@@ -47,6 +47,7 @@ from typing import Any
 
 import blake3
 
+from storecore._typing import Buffer
 from storecore.dataset import Scanner
 from storecore.dataset.part10 import encode_file_meta, read_file_meta
 from storecore.dataset.summary import _decode_text, _is, _str
@@ -114,27 +115,6 @@ def lossy_uid(original: str, received_digest: str, target_ts: str, root: str | N
     digits = uuid.uuid5(_LOSSY_UID_NAMESPACE, f"{original}|{received_digest}|{target_ts}").int
     prefix = "2.25" if root is None else root.rstrip(".")
     return f"{prefix}.{digits}"[:64].rstrip(".")
-
-
-def _with_sop_instance_uid(part10: bytes, uid: str, limits: Any) -> bytes:
-    """A lossy output (Explicit VR LE, PS3.5 A.4) under `uid` instead of the matrix's
-    fresh one: the same received instance always maps to the same new UID."""
-    from storecore.transcode import _dataset as dsx
-
-    meta = read_file_meta(part10)
-    with memoryview(part10) as view:
-        scanned = dsx.scan_explicit(view[meta.dataset_offset :], limits=limits)
-        body = dsx.rewrite(
-            scanned, {_SOP_INSTANCE_UID: dsx.element(_SOP_INSTANCE_UID, "UI", uid.encode())}
-        )
-        del scanned
-    header = encode_file_meta(
-        meta.media_storage_sop_class_uid or "",
-        uid,
-        meta.transfer_syntax_uid or "",
-        source_ae_title=meta.source_application_entity_title,
-    )
-    return header + body
 
 
 def _short(text: str) -> str:
@@ -222,9 +202,12 @@ def _record(
 def record_from_file(path: str | os.PathLike[str], blob_key: str, **extra: Any) -> InstanceRecord:
     """Rebuild an index record from a stored Part 10 file (recovery, ``verify --repair``).
 
-    Everything but the transcoding record is in the file: the File Meta gives
-    the Transfer Syntax and the Source AE Title (the calling AE), the mtime
-    the reception time.
+    Everything but most of the transcoding record is in the file: the File
+    Meta gives the Transfer Syntax and the Source AE Title (the calling AE),
+    the mtime the reception time. A lossy copy that the ingest stored under a
+    new UID (NEW_UID) names the received instance in its Source Image
+    Sequence: the record maps that original UID to the new one again
+    (:func:`lossy_original`), as the ingest's row would have.
     """
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -235,6 +218,7 @@ def record_from_file(path: str | os.PathLike[str], blob_key: str, **extra: Any) 
                 scanner.feed(dataset)
                 scanner.close()
                 digest = DIGEST_PREFIX + blake3.blake3(dataset, max_threads=1).hexdigest()
+                original = lossy_original(dataset, meta.transfer_syntax_uid)
             del dataset
         mtime = os.fstat(f.fileno()).st_mtime
     fields: dict[str, Any] = {
@@ -251,8 +235,61 @@ def record_from_file(path: str | os.PathLike[str], blob_key: str, **extra: Any) 
         "findings": [],
         "synced": True,
     }
+    captures = scanner.captures()
+    if original is not None and original != _str(captures[2]):
+        fields["transcode"] = {
+            "path": "NEW_UID",
+            "target_ts": meta.transfer_syntax_uid,
+            "original_sop_instance_uid": original,
+            "sop_instance_uid": _str(captures[2]),
+            "recovered": "from the Source Image Sequence",
+        }
     fields.update(extra)
-    return _record(scanner.captures(), **fields)
+    record = _record(captures, **fields)
+    if original is not None and original != record.sop_instance_uid:
+        record = dataclasses.replace(record, original_sop_instance_uid=original)
+    return record
+
+
+_DERIVATION_DESCRIPTION = 0x00082111
+_SOURCE_IMAGE_SEQUENCE = 0x00082112
+_REFERENCED_SOP_INSTANCE_UID = 0x00081155
+
+
+def lossy_original(dataset: Buffer, transfer_syntax_uid: str) -> str | None:
+    """The received SOP Instance UID of a lossy copy the ingest stored, or None.
+
+    storecore's NEW_UID outputs (:mod:`storecore.transcode.matrix`) carry a
+    Derivation Description (0008,2111) beginning with
+    :data:`~storecore.transcode.records.LOSSY_DERIVATION` and a Source Image
+    Sequence (0008,2112) whose one item's Referenced SOP Instance UID
+    (0008,1155) is the instance as received (PS3.3 C.7.6.1.1.3). Both are
+    required: a Source Image Sequence alone is any derived image's reference
+    to its source, which is not the same instance. Only the elements before
+    the Pixel Data are scanned (the scan stops at (0008,2113)).
+    """
+    from storecore.transcode.records import LOSSY_DERIVATION
+
+    if not transfer_syntax(transfer_syntax_uid).encapsulated:
+        return None  # the lossy outputs are compressed
+    scanner = Scanner(transfer_syntax_uid, stop_tag=_SOURCE_IMAGE_SEQUENCE + 1)
+    view = memoryview(dataset)
+    tokens = scanner.feed(view)
+    description = None
+    referenced = None
+    in_source = False
+    for t in tokens:
+        if t.depth == 0:
+            in_source = t.tag == _SOURCE_IMAGE_SEQUENCE
+            if t.tag == _DERIVATION_DESCRIPTION:
+                description = _str(bytes(view[t.value_offset : t.value_offset + t.length]))
+        elif in_source and t.depth == 2 and t.tag == _REFERENCED_SOP_INSTANCE_UID:
+            if referenced is not None:
+                return None  # more than one source: not the ingest's copy
+            referenced = _str(bytes(view[t.value_offset : t.value_offset + t.length]))
+    if not description or not description.startswith(LOSSY_DERIVATION):
+        return None
+    return referenced if referenced and is_valid_uid(referenced) else None
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -670,7 +707,6 @@ class _IngestHandle:
     def _transcode_pixels(self, target: str, path: Any) -> tuple[Spool | None, Any]:
         """Through the codecs; (None, record) when there is no Pixel Data to re-encode."""
         from storecore.transcode.matrix import transcode
-        from storecore.transcode.records import TranscodePath
 
         assert self.spool is not None
         req = self.request
@@ -679,18 +715,20 @@ class _IngestHandle:
         with open(self.spool.path, "rb") as f:
             data = f.read()
         encoded, record = transcode(
-            data, target, allow_lossy=self.policy.allow_lossy, limits=self.policy.limits
+            data,
+            target,
+            allow_lossy=self.policy.allow_lossy,
+            # a lossy output's UID, derived from the received instance: the
+            # same instance sent again maps to the same new one
+            new_sop_instance_uid=lossy_uid(
+                req.sop_instance_uid, self.received_digest, target, self.policy.uid_root
+            ),
+            limits=self.policy.limits,
         )
         del data
         if transfer_syntax(target).encapsulated and record.ratio is None:
             # no Pixel Data was encoded: an SR, a KOS... is kept as it came
             return None, record
-        if record.path is TranscodePath.NEW_UID:
-            uid = lossy_uid(
-                req.sop_instance_uid, self.received_digest, target, self.policy.uid_root
-            )
-            encoded = _with_sop_instance_uid(encoded, uid, self.policy.limits)
-            record = dataclasses.replace(record, sop_instance_uid=uid)
         out = self.sink.store.spool()
         try:
             out.write(encoded)

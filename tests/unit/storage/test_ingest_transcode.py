@@ -20,6 +20,7 @@ from storecore.commitment.service import CommitmentService
 from storecore.storage import Archive, DuplicatePolicy, StoragePolicy, TranscodeFailure
 from storecore.storage.index import MIGRATIONS, SCHEMA_VERSION, SQLiteIndex
 from storecore.storage.ingest import lossy_uid
+from storecore.transcode import transcode
 
 from ..transcode.helpers import make_image, require_codec_packages
 from .helpers import make_instance
@@ -289,3 +290,74 @@ def test_a_version_2_index_is_migrated_and_its_map_filled(tmp_path: Path) -> Non
         assert other is not None and other.original_sop_instance_uid is None
     finally:
         index.close()
+
+
+def _crash_after_publish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, src: Path) -> None:
+    """Store `src` under the lossy policy, 'crashing' between the publication and the index
+    commit (the process dies: nothing is undone, the next open recovers)."""
+    from storecore.storage.blobstore import Spool
+
+    archive = _archive(tmp_path, store_transfer_syntax=J2K_LOSSY, allow_lossy=True)
+
+    class Crash(BaseException):
+        pass
+
+    def crash(ops: object) -> object:
+        raise Crash
+
+    monkeypatch.setattr(archive.index, "apply", crash)
+    monkeypatch.setattr(archive.store, "unpublish", lambda key: None)
+    monkeypatch.setattr(Spool, "discard", lambda self: None)
+    archive.store_file(src)
+    monkeypatch.undo()
+    archive.committer.close()
+    archive.index.close()
+
+
+def test_recovery_of_a_lossy_ingest_restores_the_uid_map(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, _, uid = _image(tmp_path, rows=64, columns=64, bits_allocated=8, bits_stored=8)
+    _crash_after_publish(tmp_path, monkeypatch, src)
+    stored = list((tmp_path / "archive" / "objects").rglob("*.dcm"))
+    assert len(stored) == 1  # published under the new UID, with no row
+    new = pydicom.dcmread(stored[0]).SOPInstanceUID
+    assert new != uid
+    with _archive(tmp_path, store_transfer_syntax=J2K_LOSSY, allow_lossy=True) as archive:
+        assert len(archive.recovery.reindexed) == 1
+        row = archive.instance(uid)  # the sender's UID resolves through the restored map
+        assert row is not None
+        assert row.sop_instance_uid == new and row.original_sop_instance_uid == uid
+        assert row.findings == [{"recovered": True}]
+        assert row.transcode is not None and row.transcode["path"] == "NEW_UID"
+        assert row.transcode["original_sop_instance_uid"] == uid
+        assert [r.sop_instance_uid for r in archive.index.by_original_uid(uid)] == [new]
+        assert archive.path(uid) == archive.path(new)
+        assert archive.verify().ok
+        # the sender sends it again: the same new UID, found, not a second copy
+        again = archive.store_file(src)
+        assert again.status == 0xB000 and new in (again.comment or "")
+        assert [r.sop_instance_uid for r in archive.instances()] == [new]
+
+
+def test_recovery_does_not_map_a_derived_image_that_is_not_a_lossy_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a Source Image Sequence alone is any derived image's reference to its
+    # source: only storecore's lossy copies (their Derivation Description) map
+    data, _ = make_image(rows=64, columns=64, bits_allocated=8, bits_stored=8)
+    lossy, record = transcode(data, J2K_LOSSY, allow_lossy=True)
+    ds = pydicom.dcmread(io.BytesIO(lossy))
+    ds.DerivationDescription = "Lossy compression by another archive"
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    src = tmp_path / "derived.dcm"
+    src.write_bytes(buf.getvalue())
+    _crash_after_publish(tmp_path, monkeypatch, src)  # already J2K .91: stored as received
+    with _archive(tmp_path) as archive:
+        assert len(archive.recovery.reindexed) == 1
+        row = archive.instance(str(ds.SOPInstanceUID))
+        assert row is not None and row.original_sop_instance_uid is None
+        assert row.transcode is None
+        assert record.original_sop_instance_uid is not None
+        assert archive.instance(record.original_sop_instance_uid) is None
