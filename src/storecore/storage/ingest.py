@@ -73,6 +73,11 @@ _CANNOT_UNDERSTAND = 0xC000
 
 DIGEST_PREFIX = "blake3:"
 
+#: The data set bytes kept for validators (IngestedInstance.head): an image's
+#: attributes before its Pixel Data are a few KiB (a longer header is read from
+#: the spool file); every byte kept is copied twice an instance
+_HEAD_BYTES = 16 * 1024
+
 #: The index keys, captured from the top level of every received data set
 #: (ascending tag order, as they arrive).
 INDEX_TAGS: tuple[int, ...] = (
@@ -427,6 +432,11 @@ class _IngestHandle:
             limits=self.policy.limits,
             lenient_odd_length=self.policy.lenient_odd_length,
         )
+        # and the data set's first bytes, where they read the values (not deflated:
+        # the tokens' offsets are in the inflated stream)
+        self.head: bytearray | None = None
+        if self.tokens is not None and not self.scanner.transfer_syntax.deflated:
+            self.head = bytearray()
         try:
             self.meta = encode_file_meta(
                 request.sop_class_uid,
@@ -475,6 +485,8 @@ class _IngestHandle:
             self._fail_os(exc)
             return
         self.hasher.update(chunk)
+        if self.head is not None and len(self.head) < _HEAD_BYTES:
+            self.head += chunk[: _HEAD_BYTES - len(self.head)]
         try:
             found = self.scanner.feed(chunk)
             if self.tokens is not None:
@@ -568,6 +580,7 @@ class _IngestHandle:
             path=str(spool.path),
             dataset_offset=len(self.meta),
             tokens=self.tokens,
+            head=None if self.head is None else bytes(self.head),
         )
         for validator in self.policy.validators:
             name = getattr(validator, "__name__", type(validator).__name__)
@@ -810,6 +823,7 @@ class _AdoptedHandle(_IngestHandle):
             limits=self.policy.limits,
             lenient_odd_length=self.policy.lenient_odd_length,
         )
+        self.head: bytearray | None = None
         self.meta = b""
 
     def run(self) -> StoreResult:
@@ -856,6 +870,8 @@ class _AdoptedHandle(_IngestHandle):
             with view[meta.dataset_offset :] as dataset:
                 self.hasher.update(dataset)
                 found = self.scanner.feed(dataset)
+                if self.tokens is not None and not self.scanner.transfer_syntax.deflated:
+                    self.head = bytearray(dataset[:_HEAD_BYTES])
             if self.tokens is not None:
                 self.tokens += found
         return None

@@ -120,6 +120,11 @@ class IngestedInstance:
     #: the ingest scanner's tokens of the data set (offsets from its start; for a
     #: deflated data set, in the inflated stream): validators need not scan again
     tokens: Sequence[Any] | None = None
+    #: the data set's first bytes as received (at most 16 KiB; None for a
+    #: deflated data set): validators read the values there without reopening
+    #: `path`, which costs more than the checks once the pixel data went
+    #: through the caches (issue 7)
+    head: bytes | None = None
 
 
 #: A validator: findings for an instance (empty: nothing to say). A failure

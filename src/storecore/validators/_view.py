@@ -247,19 +247,26 @@ def _native_of(ts: TransferSyntax) -> str:
 
 
 class _Mapper:
-    """The file's map, made on first use and closed when the view's context ends."""
+    """The file, opened and mapped on first use, closed when the view's context ends."""
 
-    def __init__(self, fd: int, offset: int) -> None:
-        self.fd = fd
+    def __init__(self, path: str | os.PathLike[str], offset: int) -> None:
+        self.path = path
         self.offset = offset
+        self.fd: int | None = None
         self._map: mmap.mmap | None = None
         self._views: list[memoryview] = []
 
+    def open(self) -> int:
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        return self.fd
+
     def map(self) -> memoryview:
-        size = os.fstat(self.fd).st_size
+        fd = self.open()
+        size = os.fstat(fd).st_size
         if size <= self.offset:
             return memoryview(b"")
-        self._map = mmap.mmap(self.fd, 0, access=mmap.ACCESS_READ)
+        self._map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         whole = memoryview(self._map)
         self._views = [whole, whole[self.offset :]]
         return self._views[1]
@@ -273,7 +280,8 @@ class _Mapper:
             if self._map is not None:
                 self._map.close()
         finally:
-            os.close(self.fd)
+            if self.fd is not None:
+                os.close(self.fd)
 
 
 class _OpenView:
@@ -285,25 +293,30 @@ class _OpenView:
         limits: Limits,
         lenient_odd_length: bool,
         tokens: Sequence[Token] | None,
+        head: bytes | None,
     ) -> None:
-        self.args = (path, dataset_offset, transfer_syntax_uid, limits, lenient_odd_length, tokens)
-        self.mapper: _Mapper | None = None
+        self.args = (transfer_syntax_uid, limits, lenient_odd_length, tokens, head)
+        self.mapper: _Mapper | None = _Mapper(path, dataset_offset)
         self.view: InstanceView | None = None
 
     def __enter__(self) -> InstanceView:
-        path, offset, ts_uid, limits, lenient, tokens = self.args
+        ts_uid, limits, lenient, tokens, head = self.args
+        mapper = self.mapper
+        assert mapper is not None, "open_view's context entered twice"
         ts = transfer_syntax(ts_uid)
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        mapper = self.mapper = _Mapper(fd, offset)
         try:
             if tokens is not None and not ts.deflated:
-                # the ingest path: the bytes before the first large value, one read
+                # the ingest path: the bytes before the first large value, as the
+                # ingest kept them or in one read; the file is mapped only if a
+                # check reads past them
                 view = InstanceView.__new__(InstanceView)
                 view.transfer_syntax = ts
                 view._data = None
                 view._init(tokens, b"", mapper)
-                view._head = os.pread(fd, view._head_wanted, offset)
-                view._head_end = len(view._head)
+                if head is None or len(head) < view._head_wanted:
+                    head = os.pread(mapper.open(), view._head_wanted, mapper.offset)
+                view._head = head
+                view._head_end = len(head)
             else:
                 data = mapper.map()
                 if ts.deflated and len(data):  # PS3.5 A.5: validators read the inflated stream
@@ -342,12 +355,17 @@ def open_view(
     limits: Limits = DEFAULT_LIMITS,
     lenient_odd_length: bool = False,
     tokens: Sequence[Token] | None = None,
+    head: bytes | None = None,
 ) -> AbstractContextManager[InstanceView]:
     """Open a Part 10 file and give the view of its data set; closed (unmapped) on exit.
 
     `tokens`: the data set's tokens when already scanned (the ingest scanner's):
     then only the bytes before the first large value are read, and the file is
     mapped only if a check reads past them. Without them the data set is
-    mapped and scanned here.
+    mapped and scanned here. `head`: the data set's first bytes, when already
+    in memory (the ingest's): with `tokens`, the file is not even opened
+    unless a check reads past them.
     """
-    return _OpenView(path, dataset_offset, transfer_syntax_uid, limits, lenient_odd_length, tokens)
+    return _OpenView(
+        path, dataset_offset, transfer_syntax_uid, limits, lenient_odd_length, tokens, head
+    )

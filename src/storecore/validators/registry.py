@@ -401,6 +401,7 @@ class IngestValidator:
                 limits=self.limits,
                 lenient_odd_length=self.lenient_odd_length,
                 tokens=getattr(instance, "tokens", None),
+                head=getattr(instance, "head", None),
             ) as view:
                 context = Context(
                     sop_class_uid=instance.sop_class_uid,

@@ -94,3 +94,39 @@ def test_large_ct_views_agree(tmp_path: Path) -> None:
     tokens, offset, ts = _views(path)
     with open_view(path, offset, ts, tokens=tokens) as ahead, open_view(path, offset, ts) as mapped:
         _same_values(ahead, mapped)
+
+
+def test_with_the_ingests_head_the_file_is_not_opened(tmp_path: Path) -> None:
+    path = _large_ct(tmp_path)
+    tokens, offset, ts = _views(path)
+    data = path.read_bytes()[offset:]
+    gone = tmp_path / "gone.dcm"  # the values come from `head`; the file only for the rest
+    with open_view(gone, offset, ts, tokens=tokens, head=data[: 16 * 1024]) as view:
+        assert view.text(0x00100020) == "PID-1"
+        assert view.uint(0x00280010) == 256
+        with pytest.raises(FileNotFoundError):
+            view.raw  # noqa: B018
+    # a head shorter than the attributes before Pixel Data: read from the file
+    with open_view(path, offset, ts, tokens=tokens, head=data[:100]) as view:
+        assert view.text(0x00100020) == "PID-1"
+        assert view._head_end > 100
+
+
+def test_ingest_hands_validators_the_data_sets_first_bytes(tmp_path: Path) -> None:
+    from storecore.storage import Archive, StoragePolicy
+    from storecore.storage.policy import IngestedInstance
+
+    seen: list[IngestedInstance] = []
+
+    def keep(instance: IngestedInstance) -> list[object]:
+        seen.append(instance)
+        return []
+
+    path = _large_ct(tmp_path / "in")
+    policy = StoragePolicy(min_free_bytes=0, validators=(keep,))  # type: ignore[arg-type]
+    with Archive(tmp_path / "archive", policy=policy) as archive:
+        assert archive.store_file(path).status == 0
+    (instance,) = seen
+    _, offset, _ = _views(path)
+    assert instance.head == path.read_bytes()[offset : offset + 16 * 1024]
+    assert instance.tokens is not None
