@@ -1,8 +1,9 @@
 """Group ``validators``: the built-in validators on one CT instance, as ingest runs them.
 
 The call is the ingest pipeline's: ``IngestValidator(instance)`` on an
-``IngestedInstance`` carrying the ingest scanner's tokens, so it includes
-opening the file, reading its header, indexing the tokens, both built-ins
+``IngestedInstance`` carrying the ingest scanner's tokens and the data set's
+first 16 KiB (as ingest keeps them), so it includes the view (indexing the
+tokens; the file is not opened: the CT's header is in those bytes), both built-ins
 (``builtin:common``, ``builtin:iod``) and the status mapping. Every call
 must find nothing (the corpus CT conforms).
 
@@ -54,6 +55,7 @@ def instance(corpus: Corpus) -> IngestedInstance:
         path=str(path),
         dataset_offset=meta.dataset_offset,
         tokens=scan(data[meta.dataset_offset :], meta.transfer_syntax_uid),
+        head=data[meta.dataset_offset : meta.dataset_offset + 16 * 1024],
     )
 
 
