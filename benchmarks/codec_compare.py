@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -38,6 +39,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -328,14 +330,117 @@ def report(pairs: list[Pair], rounds: int) -> str:
     return "\n".join(lines)
 
 
+def _storecore_steps(
+    src: Path, dst: Path, ts: str, codec: Any, frame: Any, info: Any
+) -> list[float]:
+    """storecore's codec call alone, then the whole transcode() and its write (s)."""
+    unlink(dst)
+    t0 = time.perf_counter()
+    codec.encode(ts, frame, info)
+    t1 = time.perf_counter()
+    data, _ = transcode(src, ts)
+    t2 = time.perf_counter()
+    dst.write_bytes(data)
+    t3 = time.perf_counter()
+    return [t1 - t0, t2 - t1, t3 - t2]
+
+
+def _gdcm_steps(src: Path, dst: Path, ts: str) -> list[float]:
+    """gdcm_call's three steps, timed apart (s)."""
+    unlink(dst)
+    t0 = time.perf_counter()
+    reader = gdcm.ImageReader()
+    reader.SetFileName(str(src))
+    reader.Read()
+    t1 = time.perf_counter()
+    change = gdcm.ImageChangeTransferSyntax()
+    change.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.GetTSType(ts)))
+    change.SetInput(reader.GetImage())
+    change.Change()
+    t2 = time.perf_counter()
+    writer = gdcm.ImageWriter()
+    writer.SetFileName(str(dst))
+    writer.SetFile(reader.GetFile())
+    writer.SetImage(change.GetOutput())
+    writer.Write()
+    t3 = time.perf_counter()
+    return [t1 - t0, t2 - t1, t3 - t2]
+
+
+def where_time_goes(root: Path, calls: int) -> str:
+    """For each lossless encode pair, storecore's codec call alone, its whole transcode()
+    (the codec call included) and its write, against GDCM's three steps
+    (ImageReader.Read, ImageChangeTransferSyntax.Change, ImageWriter.Write): which part of
+    a gap is the codec, which the path around it."""
+    from storecore.dataset.part10 import read_file_meta
+    from storecore.transcode import _dataset as dsx
+    from storecore.transcode import matrix
+    from storecore.transcode.codecs import DEFAULT_REGISTRY
+
+    images = {
+        "ct": write_ct(root / "ct.dcm", ct_dataset(), EXPLICIT_LE, ct_pixels()),
+        "rgb": write_rgb(root / "rgb.dcm", rgb_pixels()),
+    }
+    dst = root / "split.dcm"
+    lines = [
+        "| image | encode | storecore: codec call alone | transcode() | write "
+        "| GDCM: Read | Change | Write |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for image, src in images.items():
+        raw = src.read_bytes()
+        view = memoryview(raw)
+        scanned = dsx.scan_explicit(view[read_file_meta(view).dataset_offset :])
+        info = matrix._info(scanned)
+        frame = matrix._native_frames(scanned, info, 1)[0]
+        for name, ts in SYNTAXES[image].items():
+            if ts in (JPEG_BASELINE, HTJ2K):
+                continue  # no GDCM anchor
+            codec = next(
+                c
+                for c in DEFAULT_REGISTRY.available(ts, "encode")
+                if c.can_encode(ts, info) is None
+            )
+            sc: list[list[float]] = []
+            gd: list[list[float]] = []
+            for _ in range(calls):  # interleaved: both see the same machine
+                sc.append(_storecore_steps(src, dst, ts, codec, frame, info))
+                if gdcm is not None:
+                    gd.append(_gdcm_steps(src, dst, ts))
+            medians = [statistics.median(c) * 1e3 for c in zip(*sc, strict=True)]
+            medians += [statistics.median(c) * 1e3 for c in zip(*gd, strict=True)] or [None] * 3
+            lines.append(
+                f"| {IMAGES[image]} | {name} ({codec.name}) | "
+                + " | ".join(_fmt(v) for v in medians)
+                + " |"
+            )
+    lines.append("")
+    lines.append(f"medians of {calls} interleaved calls, ms")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
     parser.add_argument(
         "--round-time", type=float, default=0.2, help="seconds per batch (default 0.2)"
     )
+    parser.add_argument(
+        "--where",
+        type=int,
+        metavar="CALLS",
+        default=0,
+        help="instead of the table: where each encode pair's time goes (storecore's codec "
+        "call and the rest, GDCM's read, change and write), over CALLS calls",
+    )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")  # pydicom's warnings on plugin options
+    if args.where:
+        with tempfile.TemporaryDirectory(prefix="storecore-codecs-") as tmp:
+            print(f"# where the encode time goes\n\n{environment()}\n", flush=True)
+            print(where_time_goes(Path(tmp), args.where))
+            print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+        return 0
     with tempfile.TemporaryDirectory(prefix="storecore-codecs-") as tmp:
         print(f"# storecore codecs side by side\n\n{environment()}\n", flush=True)
         pairs, notes = build_pairs(Path(tmp))
