@@ -40,7 +40,7 @@ from storecore.storage.index import (
     StudyRow,
 )
 from storecore.storage.ingest import ArchiveSink, file_digest, record_from_file
-from storecore.storage.policy import StoragePolicy
+from storecore.storage.policy import Durability, StoragePolicy
 from storecore.storage.sink import StoreRequest, StoreResult
 
 __all__ = ["Archive", "RecoveryReport", "VerifyReport"]
@@ -112,7 +112,12 @@ class Archive:
         self.root.mkdir(parents=True, exist_ok=True)
         self.policy = policy or StoragePolicy()
         self.layout = layout
-        self.store: BlobStore = store or FilesystemStore(self.root)
+        # early writeback only where an answer waits for the disk: with the
+        # background durability it costs the association's thread a system
+        # call per 256 KiB for a sync nobody waits for (benchmarks/README.md)
+        self.store: BlobStore = store or FilesystemStore(
+            self.root, writeback=self.policy.durability is Durability.FSYNC
+        )
         # NORMAL: commits write the WAL without an fsync of their own; with the
         # fsync durability the committer's one sync per batch covers the WAL too
         # when it lives on the store's filesystem

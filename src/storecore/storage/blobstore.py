@@ -90,30 +90,43 @@ def blob_key(
 class Spool:
     """A file being received: written with plain ``os.write``, no buffering layer.
 
-    Every :data:`WRITEBACK_STEP` bytes, writeback of what was written is
-    started (``sync_file_range(SYNC_FILE_RANGE_WRITE)``, which does not wait):
-    the disk works while the rest of the dataset is still arriving, so the
-    batch's sync at the end finds little left to write.
+    With `writeback` (the ``fsync`` durability's spools), every
+    :data:`WRITEBACK_STEP` bytes, writeback of what was written is started
+    (``sync_file_range(SYNC_FILE_RANGE_WRITE)``, which does not wait): the disk
+    works while the rest of the dataset is still arriving, so the batch's sync
+    at the end finds little left to write. Without it (``background``) nobody
+    waits for the disk, and the kernel's own writeback or the flusher's sync
+    does the same work later, outside the association's thread.
+
+    `path` is a plain string: the ingest opens, renames and links it once per
+    instance, and a :class:`~pathlib.Path` would be converted back each time.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str], *, writeback: bool = True) -> None:
+        self.path: str | os.PathLike[str] = path
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         self.size = 0
-        self._started = 0  # bytes whose writeback was started
+        # bytes whose writeback was started; never starting it is "all started"
+        self._started = 0 if writeback and _sync_file_range is not None else -1
 
     def write(self, data: Buffer) -> None:
         view = memoryview(data)
-        while view:
-            n = os.write(self.fd, view)
-            self.size += n
-            view = view[n:]
-        if _sync_file_range is not None and self.size - self._started >= WRITEBACK_STEP:
-            _sync_file_range(self.fd, self._started, self.size - self._started, _SFR_WRITE)
+        n = os.write(self.fd, view)
+        self.size += n
+        if n < view.nbytes:  # a short write (a signal, the disk about to be full)
+            view = view.cast("B")[n:]
+            while view:
+                n = os.write(self.fd, view)
+                self.size += n
+                view = view[n:]
+        started = self._started
+        if started >= 0 and self.size - started >= WRITEBACK_STEP:
+            assert _sync_file_range is not None
+            _sync_file_range(self.fd, started, self.size - started, _SFR_WRITE)
             self._started = self.size
 
     @classmethod
-    def existing(cls, path: Path) -> Spool:
+    def existing(cls, path: str | os.PathLike[str]) -> Spool:
         """A complete file already in the spool folder (:meth:`FilesystemStore.adopt`).
 
         Nothing more is written to it: it has no descriptor open, and
@@ -122,7 +135,8 @@ class Spool:
         spool = cls.__new__(cls)
         spool.path = path
         spool.fd = -1
-        spool.size = spool._started = os.stat(path).st_size
+        spool.size = os.stat(path).st_size
+        spool._started = -1
         return spool
 
     def sync(self) -> None:
@@ -260,14 +274,22 @@ class FilesystemStore:
     root : path
         The store's folder (created if missing). ``objects`` and ``spool`` must
         be on one filesystem (hard links), which they are, being siblings.
+    writeback : bool
+        Spools start their data's writeback as it arrives (:class:`Spool`):
+        for the ``fsync`` durability, whose answers wait for the disk.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, writeback: bool = True) -> None:
         self.root = Path(root)
         self.objects = self.root / "objects"
         self.spool_dir = self.root / "spool"
         self.objects.mkdir(parents=True, exist_ok=True)
         self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.writeback = writeback
+        # the same folders as strings ending in "/": the ingest joins paths
+        # per instance, where pathlib costs more than the system calls
+        self._objects = os.path.join(self.objects, "")
+        self._spool = os.path.join(self.spool_dir, "")
         self._pid = os.getpid()
         self._warned_exdev = False
 
@@ -276,7 +298,7 @@ class FilesystemStore:
     def spool(self) -> Spool:
         with _SEQUENCE_LOCK:
             n = next(_SEQUENCE)
-        return Spool(self.spool_dir / f"in-{self._pid}-{n}")
+        return Spool(f"{self._spool}in-{self._pid}-{n}", writeback=self.writeback)
 
     def adopt(self, path: str | os.PathLike[str]) -> Spool:
         """Move a complete file written by someone else (pynetdicom) into the spool.
@@ -323,31 +345,37 @@ class FilesystemStore:
         Returns the folders whose entries changed (for callers that fsync
         folder by folder).
         """
-        target = self.objects / key
-        named = self.spool_dir / f"pub.{tag}.{digest[:16]}.{_escape(key)}"
+        target = self._objects + key
+        named = f"{self._spool}pub.{tag}.{digest[:16]}.{_escape(key)}"
         os.rename(spool.path, named)
         spool.path = named
-        touched = [str(self.spool_dir)]
-        parent = target.parent
-        if not parent.is_dir():
-            # new folders: each new entry's parent needs its own fsync
-            missing: list[Path] = []
-            p = parent
-            while not p.is_dir():
-                missing.append(p)
-                p = p.parent
-            parent.mkdir(parents=True, exist_ok=True)
-            touched += [str(m.parent) for m in missing]
+        touched = [self._spool[:-1]]
+        parent = os.path.dirname(target)
         try:
+            # the folder usually exists (a series arrives instance by
+            # instance): link first, look for missing folders only if it fails
             os.link(named, target)
         except FileExistsError:
             raise StorageError(f"{key} exists already in the store") from None
-        touched.append(str(parent))
+        except FileNotFoundError:
+            # new folders: each new entry's parent needs its own fsync
+            missing: list[str] = []
+            p = parent
+            while not os.path.isdir(p):
+                missing.append(p)
+                p = os.path.dirname(p)
+            os.makedirs(parent, exist_ok=True)
+            touched += [os.path.dirname(m) for m in missing]
+            try:
+                os.link(named, target)
+            except FileExistsError:
+                raise StorageError(f"{key} exists already in the store") from None
+        touched.append(parent)
         return touched
 
     def unpublish(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.objects / key)
+            os.unlink(self._objects + key)
 
     def sync_folders(self, folders: Iterable[str]) -> None:
         for folder in sorted(set(folders)):
@@ -428,7 +456,7 @@ class FilesystemStore:
         return self.objects / key
 
     def exists(self, key: str) -> bool:
-        return (self.objects / key).exists()
+        return os.path.lexists(self._objects + key)
 
     def open(self, key: str) -> BinaryIO:
         try:

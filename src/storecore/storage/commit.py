@@ -27,7 +27,6 @@ loops there).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -41,7 +40,15 @@ from storecore.storage.blobstore import (
     blob_key,
     is_out_of_space,
 )
-from storecore.storage.index import Index, IndexOp, Insert, InstanceRecord, MarkSynced, Replace
+from storecore.storage.index import (
+    Index,
+    IndexOp,
+    Insert,
+    InstanceRecord,
+    MarkSynced,
+    Replace,
+    stored_as,
+)
 from storecore.storage.policy import DuplicatePolicy, Durability, StoragePolicy
 from storecore.storage.sink import StoreResult
 
@@ -264,9 +271,7 @@ class GroupCommitter:
         policy = self.policy.duplicates
         if existing is None:
             key = self._free_key(rec, taken)
-            return _Decision(
-                item, key, Insert(dataclasses.replace(rec, blob_key=key), self._route(rec))
-            )
+            return _Decision(item, key, Insert(stored_as(rec, key), self._route(rec)))
         if existing.received_digest == rec.received_digest:
             # the same content again: a no-op success under every policy
             self._answer(item, StoreResult(item.status, item.comment))
@@ -289,7 +294,7 @@ class GroupCommitter:
             replaced = self.store.mark_delete(existing.blob_key, f"replaced-{existing.pk}")
             op: IndexOp = Replace(
                 existing.pk,
-                dataclasses.replace(rec, blob_key=key, version=existing.version),
+                stored_as(rec, key, existing.version),
                 self._route(rec),
             )
             return _Decision(item, key, op, replaced)
@@ -297,7 +302,7 @@ class GroupCommitter:
         return _Decision(
             item,
             key,
-            Insert(dataclasses.replace(rec, blob_key=key, version=newest + 1), self._route(rec)),
+            Insert(stored_as(rec, key, newest + 1), self._route(rec)),
         )
 
     def _route(self, record: InstanceRecord) -> tuple[str, ...]:

@@ -35,7 +35,6 @@ are the streamed ingest's.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import mmap
 import os
@@ -142,7 +141,15 @@ def _record(
     transcode: dict[str, Any] | None,
     findings: list[dict[str, Any]],
     synced: bool,
+    sop_instance_uid: str | None = None,
+    original_sop_instance_uid: str | None = None,
 ) -> InstanceRecord:
+    """The index record of a data set whose :data:`INDEX_TAGS` are `captures`.
+
+    `sop_instance_uid` replaces the data set's own when the archive stores the
+    instance under a new one (lossy, NEW_UID), whose sender's UID is then
+    `original_sop_instance_uid`.
+    """
     (
         charset,
         sop_class,
@@ -171,7 +178,7 @@ def _record(
         return _decode_text(raw, charsets) or ""
 
     return InstanceRecord(
-        sop_instance_uid=_str(sop_instance) or "",
+        sop_instance_uid=sop_instance_uid or _str(sop_instance) or "",
         sop_class_uid=_str(sop_class) or "",
         blob_key=blob_key,
         size=size,
@@ -201,6 +208,7 @@ def _record(
         series_description=text(series_description),
         instance_number=_is(instance_number),
         number_of_frames=_is(frames),
+        original_sop_instance_uid=original_sop_instance_uid,
     )
 
 
@@ -249,11 +257,10 @@ def record_from_file(path: str | os.PathLike[str], blob_key: str, **extra: Any) 
             "sop_instance_uid": _str(captures[2]),
             "recovered": "from the Source Image Sequence",
         }
+    if original is not None and original != _str(captures[2]):
+        fields["original_sop_instance_uid"] = original
     fields.update(extra)
-    record = _record(captures, **fields)
-    if original is not None and original != record.sop_instance_uid:
-        record = dataclasses.replace(record, original_sop_instance_uid=original)
-    return record
+    return _record(captures, **fields)
 
 
 _DERIVATION_DESCRIPTION = 0x00082111
@@ -778,13 +785,10 @@ class _IngestHandle:
             transcode=self.transcode,
             findings=[f.as_json() for f in self.findings],
             synced=durable,
+            # stored lossy under a new UID: the row maps the sender's UID to it
+            sop_instance_uid=self.new_uid,
+            original_sop_instance_uid=None if self.new_uid is None else req.sop_instance_uid,
         )
-        if self.new_uid is not None:
-            record = dataclasses.replace(
-                record,
-                sop_instance_uid=self.new_uid,
-                original_sop_instance_uid=req.sop_instance_uid,
-            )
         self.spool = None
         return self.sink.committer.submit(
             CommitItem(spool, record, status=self.status, comment=self.comment)
