@@ -156,11 +156,6 @@ def encapsulated_pixel_data(frames: Sequence[Buffer]) -> list[Buffer]:
 Edit = bytes | Sequence[Buffer] | None
 
 
-def rewrite(scanned: ScannedDataset, edits: dict[int, Edit]) -> bytes:
-    """The dataset with each edited top-level tag replaced or dropped (None), joined."""
-    return b"".join(rewrite_parts(scanned, edits))
-
-
 def rewrite_parts(scanned: ScannedDataset, edits: dict[int, Edit]) -> list[Buffer]:
     """The dataset with each edited top-level tag replaced (bytes, or parts to
     concatenate) or dropped (None), as parts to join once.
