@@ -171,6 +171,9 @@ class Codec:
     encodes: frozenset[str] = frozenset()
     #: target syntaxes this codec encodes lossily (the output path is NEW_UID)
     lossy_encodes: frozenset[str] = frozenset()
+    #: decode() reads its data through the buffer protocol: the matrix hands it
+    #: a view of the file's fragment instead of a bytes copy
+    decodes_buffers: bool = False
 
     _available: bool | None = None
     _version: str | None = None
@@ -247,6 +250,7 @@ class ImagecodecsJPEG(Codec):
     name = "imagecodecs.jpeg8"
     package = "imagecodecs"
     modules = ("imagecodecs",)
+    decodes_buffers = True  # imagecodecs reads any contiguous buffer
     decodes = frozenset(_JPEG)
     encodes = frozenset({JPEG_BASELINE, JPEG_EXTENDED, JPEG_LOSSLESS, JPEG_LOSSLESS_SV1})
     lossy_encodes = frozenset({JPEG_BASELINE, JPEG_EXTENDED})
@@ -324,6 +328,7 @@ class ImagecodecsJPEGLS(Codec):
     name = "imagecodecs.jpegls"
     package = "imagecodecs"
     modules = ("imagecodecs",)
+    decodes_buffers = True  # imagecodecs reads any contiguous buffer
     decodes = frozenset(_JPEG_LS)
     encodes = frozenset(_JPEG_LS)
     lossy_encodes = frozenset({JPEG_LS_NEAR_LOSSLESS})
@@ -353,6 +358,7 @@ class ImagecodecsJ2K(Codec):
     name = "imagecodecs.jpeg2k"
     package = "imagecodecs"
     modules = ("imagecodecs",)
+    decodes_buffers = True  # imagecodecs reads any contiguous buffer
     decodes = frozenset(_J2K)
     # lossless only: imagecodecs' lossy "level" is OpenJPEG's distortion
     # (PSNR) target, not a compression ratio; the lossy .91 encoder is
@@ -394,6 +400,7 @@ class ImagecodecsHTJ2K(Codec):
     name = "imagecodecs.htj2k"
     package = "imagecodecs"
     modules = ("imagecodecs",)
+    decodes_buffers = True  # imagecodecs reads any contiguous buffer
     decodes = frozenset(_HTJ2K)
     encodes = frozenset(_HTJ2K)
 
@@ -432,6 +439,7 @@ class ImagecodecsRLE(Codec):
     name = "imagecodecs.dicomrle"
     package = "imagecodecs"
     modules = ("imagecodecs",)
+    decodes_buffers = True  # imagecodecs reads any contiguous buffer
     decodes = frozenset({RLE})
 
     def decode(self, uid: str, data: bytes, info: FrameInfo) -> np.ndarray:

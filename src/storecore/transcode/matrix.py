@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -352,14 +352,22 @@ def _decode_frames(
     frames: list[np.ndarray] = []
     used: list[Codec] = []
     for group in _frame_fragments(s, n_frames, ts):
-        # one copy of the compressed frame (the codecs take bytes)
-        data = (
-            bytes(s.data[group[0][0] : group[0][0] + group[0][1]])
-            if len(group) == 1
-            else (b"".join(s.data[o : o + n] for o, n in group))
-        )
+        # a one-fragment frame goes to a codec that reads buffers as a view of
+        # the file; other codecs get one bytes copy of the frame
+        view = s.data[group[0][0] : group[0][0] + group[0][1]] if len(group) == 1 else None
+        copied: bytes | None = None
         errors = []
         for codec in codecs:
+            if view is not None and codec.decodes_buffers:
+                data = cast(bytes, view)  # read through the buffer protocol
+            else:
+                if copied is None:
+                    copied = (
+                        bytes(view)
+                        if view is not None
+                        else b"".join(s.data[o : o + n] for o, n in group)
+                    )
+                data = copied
             try:
                 frames.append(_normalise(codec.decode(ts.uid, data, info), info))
             except Exception as exc:  # the next codec may read what this one cannot

@@ -9,7 +9,7 @@ import pytest
 
 from storecore.errors import TranscodeError
 from storecore.transcode import TranscodePath, transcode, transcode_path
-from storecore.transcode.codecs import Codec, CodecRegistry
+from storecore.transcode.codecs import Codec, CodecRegistry, FrameInfo
 from tests.unit.transcode.helpers import (
     EXPLICIT_BE,
     EXPLICIT_LE,
@@ -328,3 +328,31 @@ def test_new_sop_instance_uid_must_be_a_new_valid_uid(bad: str) -> None:
     uid = read(src).SOPInstanceUID if bad == "same" else bad
     with pytest.raises(TranscodeError, match="not a valid UID different from the original"):
         transcode(src, JPEG_BASELINE, allow_lossy=True, new_sop_instance_uid=uid)
+
+
+@pytest.mark.parametrize("buffers", [False, True])
+def test_decoders_get_bytes_unless_they_read_buffers(buffers: bool) -> None:
+    # a plug-in may hand the frame to an API that takes bytes only (SWIG,
+    # pyo3): only a codec that says it reads buffers gets a view of the file
+    src, px = make_image()
+    encoded, _ = transcode(src, JPEG_LS_LOSSLESS)
+    registry = CodecRegistry(entry_points=False)
+    charls = registry.available(JPEG_LS_LOSSLESS, "decode")[0]
+    seen: list[type] = []
+
+    class Recording(Codec):
+        name = "recording"
+        package = "numpy"
+        modules = ("numpy",)
+        decodes = frozenset({JPEG_LS_LOSSLESS})
+        decodes_buffers = buffers
+
+        def decode(self, uid: str, data: bytes, info: FrameInfo) -> np.ndarray:
+            seen.append(type(data))
+            return charls.decode(uid, bytes(data), info)
+
+    registry.register(Recording())
+    out, record = transcode(encoded, EXPLICIT_LE, registry=registry)
+    assert record.codec.startswith("recording")
+    assert seen == [memoryview if buffers else bytes]
+    assert (pixels(out) == px).all()
