@@ -476,28 +476,32 @@ class _IngestHandle:
             self.reserved = 0
 
     def write(self, chunk: memoryview) -> None:
-        if self.failed is not None or self.spool is None:
+        # once a PDV: attributes are read into locals once
+        spool = self.spool
+        if self.failed is not None or spool is None:
             return
-        self.received += len(chunk)
-        if self.received > self.reserved:
-            grow = max(self.policy.reservation_bytes, self.received - self.reserved)
+        received = self.received = self.received + len(chunk)
+        if received > self.reserved:
+            grow = max(self.policy.reservation_bytes, received - self.reserved)
             why = self.sink.reserve(grow)
             if why is not None:
                 self._fail(StoreResult(_OUT_OF_RESOURCES, _short(why)))
                 return
             self.reserved += grow
         try:
-            self.spool.write(chunk)
+            spool.write(chunk)
         except OSError as exc:
             self._fail_os(exc)
             return
         self.hasher.update(chunk)
-        if self.head is not None and len(self.head) < _HEAD_BYTES:
-            self.head += chunk[: _HEAD_BYTES - len(self.head)]
+        head = self.head
+        if head is not None and len(head) < _HEAD_BYTES:
+            head += chunk[: _HEAD_BYTES - len(head)]
         try:
             found = self.scanner.feed(chunk)
-            if self.tokens is not None:
-                self.tokens += found
+            tokens = self.tokens
+            if tokens is not None:
+                tokens += found
         except DatasetError as exc:
             self._fail(StoreResult(_CANNOT_UNDERSTAND, _short(str(exc))))
 
