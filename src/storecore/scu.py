@@ -50,6 +50,7 @@ from storecore.dimse import (
     N_EVENT_REPORT_RQ,
     N_EVENT_REPORT_RSP,
     decode_command,
+    encode_command,
 )
 from storecore.errors import StorecoreError
 from storecore.limits import DEFAULT_LIMITS, Limits
@@ -733,6 +734,42 @@ class StorageSCU:
                         session.channel.send_message(context_id, request, whole[offset:])
         return sent_ts, record
 
+    @staticmethod
+    def _sendfile(
+        session: _Session, f: _File, message_id: int, context_id: int
+    ) -> tuple[tuple[str, None] | None, tuple[str, bool] | None]:
+        """Send `f` unchanged with ``os.sendfile``: (the syntax sent, None), or the failure.
+
+        Raises OSError only for opening the file (then nothing was sent); once
+        the command is on its way any failure ends the association: the
+        PDUs it announced cannot be completed. The data set's length is the
+        file's when opened; the File Meta is not read again (the inspection
+        found where the data set starts).
+        """
+        fd = os.open(f.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            length = os.fstat(fd).st_size - f.dataset_offset
+            if length < 0:
+                return None, ("the file is shorter than when it was inspected", False)
+            channel = session.channel
+            try:
+                command = encode_command(
+                    C_STORE_RQ(
+                        MessageID=message_id,
+                        AffectedSOPClassUID=f.sop_class,
+                        AffectedSOPInstanceUID=f.sop_instance,
+                    )
+                )
+                channel.send_command(context_id, command, more=True)
+                channel.send_file_dataset(context_id, fd, f.dataset_offset, length)
+            except OSError as exc:  # the socket, or the file mid-message
+                return None, (str(exc), True)
+            except StorecoreError as exc:  # a UID the command cannot carry: nothing sent
+                return None, (str(exc), isinstance(exc, TransportClosed) or channel.closed)
+            return (f.ts, None), None
+        finally:
+            os.close(fd)
+
     def _store(self, session: _Session, f: _File, message_id: int) -> StoreOutcome:
         accepted = session.accepted_for(f.sop_class)
         if not accepted:
@@ -748,14 +785,23 @@ class StorageSCU:
         failure: tuple[str, bool] | None = None
         sent: tuple[str, TranscodeRecord | None] | StoreOutcome | None = None
         try:
-            # the dataset starts where the summary found it when the batch was inspected
-            with open(f.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                try:
-                    sent = self._send_file(session, f, m, message_id, context_id, accepted)
-                except OSError as exc:  # the socket: the association is gone
-                    failure = (str(exc), True)
-                except StorecoreError as exc:
-                    failure = (str(exc), isinstance(exc, TransportClosed) or session.channel.closed)
+            if context_id is not None and session.channel.can_sendfile:
+                # the file's own syntax over plain TCP: the data set leaves from the
+                # page cache as it is (os.sendfile), the file is neither read nor mapped
+                sent, failure = self._sendfile(session, f, message_id, context_id)
+            else:
+                # the dataset starts where the summary found it when the batch was inspected
+                with (
+                    open(f.path, "rb") as fh,
+                    mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m,
+                ):
+                    try:
+                        sent = self._send_file(session, f, m, message_id, context_id, accepted)
+                    except OSError as exc:  # the socket: the association is gone
+                        failure = (str(exc), True)
+                    except StorecoreError as exc:
+                        gone = isinstance(exc, TransportClosed) or session.channel.closed
+                        failure = (str(exc), gone)
         except OSError as exc:  # opening or mapping the file
             failure = (str(exc), False)
         if failure is not None:

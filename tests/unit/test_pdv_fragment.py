@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from storecore._ext._pdu import PDUFramer
 from storecore.dimse import C_ECHO_RQ, PDVAssembler, encode_command, fragment
-from storecore.dimse.pdv import COMMAND, DATA
+from storecore.dimse.pdv import COMMAND, DATA, pdv_headers
 
 
 @given(st.binary(max_size=5000), st.integers(7, 2000), st.sampled_from([1, 3, 255]))
@@ -39,6 +39,23 @@ def test_fragments_reassemble_and_respect_the_maximum(data: bytes, maximum: int,
     assert got == data and last_flags[-1] and not any(last_flags[:-1])
 
 
+@given(
+    st.integers(0, 70_000),
+    st.sampled_from([0, 7, 100, 16384, 131072]),
+    st.sampled_from([1, 3, 255]),
+    st.booleans(),
+)
+@settings(max_examples=200, deadline=None)
+def test_pdv_headers_are_fragments_headers(total: int, maximum: int, ctx: int, cmd: bool) -> None:
+    """What a file's data set is sent with (os.sendfile): the same PDUs, payloads by offset."""
+    data = bytes(range(256)) * (total // 256) + bytes(total % 256)
+    pieces = list(fragment(ctx, data, maximum, command=cmd))
+    headers = list(pdv_headers(ctx, total, maximum, command=cmd))
+    assert [h for h, _, _ in headers] == [h for h, _ in pieces]
+    assert [data[o : o + n] for _, o, n in headers] == [bytes(p) for _, p in pieces]
+    assert sum(n for _, _, n in headers) == total
+
+
 def test_zero_copy_payload() -> None:
     data = bytearray(100_000)
     pieces = list(fragment(1, data, 16384, command=False))
@@ -50,3 +67,5 @@ def test_zero_copy_payload() -> None:
 def test_bad_arguments(ctx: int, maximum: int) -> None:
     with pytest.raises(ValueError):
         list(fragment(ctx, b"x", maximum, command=True))
+    with pytest.raises(ValueError):
+        list(pdv_headers(ctx, 1, maximum, command=True))

@@ -6,8 +6,16 @@ thread pool anyway, and a thread blocked in ``recv_into`` or ``write`` releases
 the GIL. Each association gets a thread that receives straight into the C
 framer's buffer (``recv_into``), hands dataset fragments to the sink as views,
 and sends each P-DATA-TF with one ``sendmsg`` of its header and a view of the
-payload. Back-pressure is free: while the sink writes, the thread does not
-read, the kernel's receive window fills and the peer's sends wait.
+payload, or, for a file's data set sent unchanged, its header then the payload
+straight from the page cache (``os.sendfile``: no copy through user space, no
+map of the file). Back-pressure is free: while the sink writes, the thread does
+not read, the kernel's receive window fills and the peer's sends wait.
+
+A plain TCP socket stays in blocking mode and its time-outs are the kernel's
+(``SO_RCVTIMEO``, ``SO_SNDTIMEO``): CPython polls before every call on a socket
+with a time-out of its own, one more system call per receive and per send, and
+``os.sendfile`` needs a blocking descriptor. TLS sockets keep Python's
+time-outs (the ssl module's reads and writes need them).
 
 The P-DATA-TF path bypasses the sans-IO Association's own PDU decoding (which
 builds PDV objects): PS3.8 Table 9-10 allows P-DATA only in Sta6 and Sta7 for
@@ -20,8 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import ssl
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -29,6 +39,7 @@ from storecore._ext._pdu import COMMAND, DATA, PDUFramer, PDVAssembler
 from storecore._typing import Buffer
 from storecore.dimse import encode_command, fragment
 from storecore.dimse.messages import Message
+from storecore.dimse.pdv import pdv_headers
 from storecore.errors import RemoteProtocolError, StorecoreError
 from storecore.ul import (
     NEED_DATA,
@@ -46,6 +57,8 @@ log = logging.getLogger(__name__)
 _P_DATA_TF = 4
 _RECEIVE_PDATA_STATES = (State.Sta6, State.Sta7)
 _SEND_PDATA_STATES = (State.Sta6, State.Sta8)
+_MSG_MORE = getattr(socket, "MSG_MORE", 0)  # Linux: hold a PDU's header for its payload
+_TIMEVAL = struct.Struct("@ll")  # struct timeval, for SO_RCVTIMEO and SO_SNDTIMEO
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +133,17 @@ class Channel:
         self.closed = False
         self._contexts_set = False
         self._timeout: float | None = None
-        self._can_sendmsg = not isinstance(sock, ssl.SSLSocket) and hasattr(sock, "sendmsg")
+        plain = not isinstance(sock, ssl.SSLSocket)
+        self._can_sendmsg = plain and hasattr(sock, "sendmsg")
+        # blocking, with the kernel's time-outs (see the module's docstring)
+        self._kernel_timeouts = plain and hasattr(socket, "SO_RCVTIMEO")
+        #: Whether :meth:`send_file_dataset` can be used (a plain socket, on Linux).
+        self.can_sendfile = self._kernel_timeouts and hasattr(os, "sendfile") and bool(_MSG_MORE)
         self.bytes_sent = 0
         nodelay(sock)
+        if self._kernel_timeouts:
+            sock.settimeout(None)
+        self._set_timeout(timeouts.acse)  # until the first receive chooses
 
     # ------------------------------------------------------------------ sending
 
@@ -132,23 +153,65 @@ class Channel:
             self.sock.sendall(data)
             self.bytes_sent += len(data)
 
-    def _send_pdus(self, pieces: Iterable[tuple[bytes, memoryview]]) -> None:
+    def _send_pdus(self, pieces: Iterable[tuple[bytes, memoryview]], flags: int = 0) -> None:
         for header, payload in pieces:
             if self._can_sendmsg:
-                self._sendmsg(header, payload)
+                self._sendmsg(header, payload, flags)
             else:  # TLS has no sendmsg: one copy, still one write per PDU
                 self.sock.sendall(header + bytes(payload))
             self.bytes_sent += len(header) + len(payload)
 
-    def _sendmsg(self, header: bytes, payload: memoryview) -> None:
-        sent = self.sock.sendmsg([header, payload])
+    def _sendmsg(self, header: bytes, payload: memoryview, flags: int = 0) -> None:
+        sent = self.sock.sendmsg([header, payload], (), flags)
         total = len(header) + len(payload)
         while sent < total:  # a partial write: send the rest, which is rare
             if sent < len(header):
-                sent += self.sock.sendmsg([header[sent:], payload])
+                sent += self.sock.sendmsg([header[sent:], payload], (), flags)
             else:
-                self.sock.sendall(payload[sent - len(header) :])
+                self.sock.sendall(payload[sent - len(header) :], flags)
                 sent = total
+
+    def send_file_dataset(self, context_id: int, fd: int, offset: int, length: int) -> None:
+        """Send `length` bytes of the open file `fd` from `offset` as a data set's PDUs.
+
+        Each P-DATA-TF's 12 header bytes go with ``MSG_MORE`` (held for the
+        payload, so that header and payload still leave as one segment), then
+        its payload with ``os.sendfile``, from the page cache: no user-space
+        copy and no map of the file. The last piece of each PDU is sent
+        without "more", so that the last PDU is pushed at once (TCP_NODELAY).
+        Only when :attr:`can_sendfile`; call it right after :meth:`send_command`
+        of a message whose data set this is.
+
+        Raises
+        ------
+        TransportClosed
+            The file ended before `length` bytes (it changed since it was
+            read): the PDUs already announced cannot be completed, so the
+            association is aborted.
+        OSError
+            From the socket or the file.
+
+        References
+        ----------
+        PS3.8 Section 9.3.5 and Annex E.2.
+        """
+        sock = self.sock
+        out = sock.fileno()
+        peer_max = self.association.max_send_pdu_length
+        for header, start, size in pdv_headers(context_id, length, peer_max, command=False):
+            sock.sendall(header, _MSG_MORE if size else 0)  # an empty PDV: nothing to wait for
+            position = offset + start
+            end = position + size
+            while position < end:
+                n = os.sendfile(out, fd, position, end - position)
+                if n == 0:
+                    self.abort()
+                    raise TransportClosed(
+                        f"the file ended at byte {position}, before the {offset + length} "
+                        "its data set was read to end at"
+                    )
+                position += n
+            self.bytes_sent += len(header) + size
 
     def send_message(
         self, context_id: int, message: Message, dataset: Buffer | None = None
@@ -160,16 +223,18 @@ class Channel:
         TransportClosed
             The association cannot carry data now (released, aborted).
         """
-        self.send_command(context_id, encode_command(message))
+        self.send_command(context_id, encode_command(message), more=dataset is not None)
         if dataset is not None:
             peer_max = self.association.max_send_pdu_length
             self._send_pdus(fragment(context_id, dataset, peer_max, command=False))
 
-    def send_command(self, context_id: int, command: Buffer) -> None:
+    def send_command(self, context_id: int, command: Buffer, *, more: bool = False) -> None:
         """Send an encoded command set (e.g. :func:`~storecore.dimse.encode_c_store_rsp`'s).
 
         The whole message when no data set follows; :meth:`send_message` sends
-        its dataset after it.
+        its dataset after it. With `more` (a data set follows at once) the
+        command's last bytes are held to leave with the data set's first
+        (``MSG_MORE``): one segment and one wake-up of the peer fewer.
 
         Raises
         ------
@@ -180,7 +245,8 @@ class Channel:
         if state not in _SEND_PDATA_STATES:
             raise TransportClosed(f"cannot send a message in {state.name}")
         peer_max = self.association.max_send_pdu_length
-        self._send_pdus(fragment(context_id, command, peer_max, command=True))
+        flags = _MSG_MORE if more else 0
+        self._send_pdus(fragment(context_id, command, peer_max, command=True), flags)
 
     # ---------------------------------------------------------------- receiving
 
@@ -263,13 +329,12 @@ class Channel:
         """Receive into the framer's buffer; False at the end of the stream."""
         assoc = self.association
         timeout = self.timeouts.dimse if assoc.state is State.Sta6 else self.timeouts.acse
-        if timeout != self._timeout:  # a settimeout per receive would cost a poll() each
-            self.sock.settimeout(timeout)
-            self._timeout = timeout
+        if timeout != self._timeout:
+            self._set_timeout(timeout)
         buf = self.framer.get_buffer(256 * 1024)
         try:
             n = self.sock.recv_into(buf)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):  # Python's time-out, or the kernel's (EAGAIN)
             log.warning("no data from the peer for %.0f s: aborting", timeout)
             self.abort()
             return False
@@ -283,6 +348,18 @@ class Channel:
             return False
         self.framer.buffer_updated(n)
         return True
+
+    def _set_timeout(self, timeout: float) -> None:
+        # set only when it changes: each change is a system call or two
+        if self._kernel_timeouts:
+            # at least 1 us: a zero timeval means "wait for ever"
+            seconds, fraction = divmod(max(timeout, 1e-6), 1.0)
+            tv = _TIMEVAL.pack(int(seconds), max(int(fraction * 1e6), 0))
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+        else:
+            self.sock.settimeout(timeout)
+        self._timeout = timeout
 
     def abort(self) -> None:
         """Send A-ABORT (service-user) and close."""
