@@ -608,7 +608,8 @@ class StorageSCU:
         with self._associate(host, port, called_ae_title, self._contexts(files)) as session:
             for message_id, f in enumerate(files, start=1):
                 try:
-                    outcomes.append(self._store(session, f, message_id & 0xFFFF))
+                    upcoming = files[message_id] if message_id < len(files) else None
+                    outcomes.append(self._store(session, f, message_id & 0xFFFF, upcoming))
                     if progress is not None:
                         progress(outcomes[-1])
                 except StorecoreError as exc:  # TransportClosed, or an undecodable response
@@ -753,13 +754,7 @@ class StorageSCU:
                 return None, ("the file is shorter than when it was inspected", False)
             channel = session.channel
             try:
-                command = encode_command(
-                    C_STORE_RQ(
-                        MessageID=message_id,
-                        AffectedSOPClassUID=f.sop_class,
-                        AffectedSOPInstanceUID=f.sop_instance,
-                    )
-                )
+                command = session.take_command(f, message_id) or _store_command(f, message_id)
                 channel.send_command(context_id, command, more=True)
                 channel.send_file_dataset(context_id, fd, f.dataset_offset, length)
             except OSError as exc:  # the socket, or the file mid-message
@@ -770,7 +765,10 @@ class StorageSCU:
         finally:
             os.close(fd)
 
-    def _store(self, session: _Session, f: _File, message_id: int) -> StoreOutcome:
+    def _store(
+        self, session: _Session, f: _File, message_id: int, upcoming: _File | None = None
+    ) -> StoreOutcome:
+        """Send `f` and await its response; `upcoming`'s command is encoded while waiting."""
         accepted = session.accepted_for(f.sop_class)
         if not accepted:
             return StoreOutcome(f.path, f.sop_instance, None, "not sent: SOP Class not accepted")
@@ -813,6 +811,10 @@ class StorageSCU:
             return sent
         assert sent is not None
         sent_ts, record = sent
+        if upcoming is not None:
+            # while the peer stores this instance: off the path from its response
+            # to the next instance's first bytes
+            session.prepare_command(upcoming, (message_id + 1) & 0xFFFF)
         response = session.response()
         if (
             not isinstance(response, C_STORE_RSP)
@@ -830,6 +832,17 @@ class StorageSCU:
         )
 
 
+def _store_command(f: _File, message_id: int) -> bytes:
+    """The encoded C-STORE-RQ command set for `f` (PS3.7 9.3.1.1)."""
+    return encode_command(
+        C_STORE_RQ(
+            MessageID=message_id,
+            AffectedSOPClassUID=f.sop_class,
+            AffectedSOPInstanceUID=f.sop_instance,
+        )
+    )
+
+
 def _known(uid: str) -> bool:
     try:
         transfer_syntax(uid)
@@ -845,12 +858,35 @@ class _Session:
         self.channel = channel
         self.association = channel.association
         self._events = channel.events()
+        self._accepted: dict[str, list[tuple[int, str]]] = {}
+        self._command: tuple[_File, int, bytes] | None = None
 
     def context_for(self, abstract: str) -> int | None:
         return next((c for c, (a, _) in self.association.contexts.items() if a == abstract), None)
 
     def accepted_for(self, abstract: str) -> list[tuple[int, str]]:
-        return [(c, ts) for c, (a, ts) in self.association.contexts.items() if a == abstract]
+        # the contexts are settled once associated
+        accepted = self._accepted.get(abstract)
+        if accepted is None:
+            contexts = self.association.contexts.items()
+            accepted = self._accepted[abstract] = [
+                (c, ts) for c, (a, ts) in contexts if a == abstract
+            ]
+        return accepted
+
+    def prepare_command(self, f: _File, message_id: int) -> None:
+        """Encode `f`'s C-STORE-RQ ahead; one that cannot be encoded fails when sent."""
+        try:
+            self._command = (f, message_id, _store_command(f, message_id))
+        except StorecoreError:
+            self._command = None
+
+    def take_command(self, f: _File, message_id: int) -> bytes | None:
+        """The command :meth:`prepare_command` encoded for `f`, if it did."""
+        prepared, self._command = self._command, None
+        if prepared is not None and prepared[0] is f and prepared[1] == message_id:
+            return prepared[2]
+        return None
 
     def response(self) -> object:
         """The next DIMSE response (a decoded command); raises if the association ends."""

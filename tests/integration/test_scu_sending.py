@@ -194,3 +194,21 @@ def test_no_response_within_the_dimse_timeout_aborts(
     assert outcomes[0].comment is not None and "not acknowledged" in outcomes[0].comment
     assert outcomes[1].comment == "not sent: the association ended"
     assert "no data from the peer for 0 s: aborting" in caplog.text
+
+
+def test_a_uid_the_command_cannot_carry_is_not_sent_and_the_rest_are(
+    small_pdu_scp: StorageSCP, store_dir: Path, cts: list[Path]
+) -> None:
+    """The next file's command is encoded while the peer stores the current one: one that
+    cannot be encoded (a 65-character UID, PS3.5 9.1) fails in its own turn, nothing sent."""
+    ds = pydicom.dcmread(cts[1])
+    uid = "1." + "2" * 63
+    with pytest.warns(UserWarning, match="exceeds the maximum length"):  # pydicom, writing it
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
+        ds.save_as(cts[1], enforce_file_format=True)
+    host, port = small_pdu_scp.address
+    first, bad, third = StorageSCU().send(cts, host, port, "STORECORE")
+    assert first.status == 0 and third.status == 0
+    assert bad.status is None
+    assert bad.comment == f"not sent: (0000,1000): '{uid}' is not a valid UID (PS3.5 Section 9.1)"
+    assert (store_dir / f"{third.sop_instance_uid}.dcm").exists()
