@@ -489,7 +489,12 @@ def main(argv: list[str] | None = None) -> int:
                     for k in order:
                         if isinstance(k, str):
                             settle()
-                            value = run_probe(k, workdir, files=args.probe_files,
+                            # the receive probe sends as many instances as the corpus
+                            # holds, at most --probe-files (4 x 200 MB, not 2,000 of them)
+                            files = args.probe_files
+                            if k in NETWORK_PROBES:
+                                files = min(files, len(corpus))
+                            value = run_probe(k, workdir, files=files,
                                               size=round(corpus.mean_bytes))  # fmt: skip
                             probes[(name, k)].append(value)
                             loads.append(os.getloadavg()[0])
