@@ -422,23 +422,8 @@ class ArchiveSink:
 
 class _IngestHandle:
     def __init__(self, sink: ArchiveSink, request: StoreRequest) -> None:
-        self.sink = sink
-        self.request = request
-        self.policy = sink.policy
-        self.reserved = sink.policy.reservation_bytes
-        self.received = 0
-        self.failed: StoreResult | None = None
-        self.spool: Spool | None = sink.store.spool()
-        self.hasher = blake3.blake3(max_threads=1)
-        # with validators, the tokens are kept for them (one scan serves both)
-        self.tokens: list[Any] | None = [] if self.policy.validators else None
-        self.scanner = Scanner(
-            request.transfer_syntax_uid,
-            tokens=self.tokens is not None,
-            capture=INDEX_TAGS,
-            limits=self.policy.limits,
-            lenient_odd_length=self.policy.lenient_odd_length,
-        )
+        spool = sink.store.spool()
+        self._start(sink, request, spool, sink.policy.reservation_bytes, 0)
         # and the data set's first bytes, where they read the values (not deflated:
         # the tokens' offsets are in the inflated stream)
         self.head: bytearray | None = None
@@ -451,11 +436,33 @@ class _IngestHandle:
                 request.transfer_syntax_uid,
                 source_ae_title=request.calling_ae_title or None,
             )
-            self.spool.write(self.meta)
+            spool.write(self.meta)
         except StorecoreError as exc:
             self._fail(StoreResult(_CANNOT_UNDERSTAND, _short(str(exc))))
         except OSError as exc:
             self._fail_os(exc)
+
+    def _start(
+        self, sink: ArchiveSink, request: StoreRequest, spool: Spool, reserved: int, received: int
+    ) -> None:
+        """The state the steps read, for a streamed and an adopted ingest alike."""
+        self.sink = sink
+        self.request = request
+        self.policy = sink.policy
+        self.reserved = reserved
+        self.received = received
+        self.failed: StoreResult | None = None
+        self.spool: Spool | None = spool
+        self.hasher = blake3.blake3(max_threads=1)
+        # with validators, the tokens are kept for them (one scan serves both)
+        self.tokens: list[Any] | None = [] if self.policy.validators else None
+        self.scanner = Scanner(
+            request.transfer_syntax_uid,
+            tokens=self.tokens is not None,
+            capture=INDEX_TAGS,
+            limits=self.policy.limits,
+            lenient_odd_length=self.policy.lenient_odd_length,
+        )
 
     def _fail(self, result: StoreResult) -> None:
         # the answer is decided; free the space now, keep draining the peer's data
@@ -815,22 +822,7 @@ class _AdoptedHandle(_IngestHandle):
         self, sink: ArchiveSink, request: StoreRequest, spool: Spool, reserved: int
     ) -> None:
         # the state _IngestHandle's steps 2-4 read; nothing is written here
-        self.sink = sink
-        self.request = request
-        self.policy = sink.policy
-        self.reserved = reserved
-        self.received = spool.size
-        self.failed: StoreResult | None = None
-        self.spool: Spool | None = spool
-        self.hasher = blake3.blake3(max_threads=1)
-        self.tokens: list[Any] | None = [] if self.policy.validators else None
-        self.scanner = Scanner(
-            request.transfer_syntax_uid,
-            tokens=self.tokens is not None,
-            capture=INDEX_TAGS,
-            limits=self.policy.limits,
-            lenient_odd_length=self.policy.lenient_odd_length,
-        )
+        self._start(sink, request, spool, reserved, spool.size)
         self.head: bytearray | None = None
         self.meta = b""
 
