@@ -159,6 +159,15 @@ def _transcode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lenient_odd_length(parser: argparse.ArgumentParser) -> None:
+    """The scanner's named leniency, for the commands that read files."""
+    parser.add_argument(
+        "--lenient-odd-length",
+        action="store_true",
+        help="accept odd value lengths (PS3.5 7.1.1 forbids them)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="storecore",
@@ -180,11 +189,7 @@ def _parser() -> argparse.ArgumentParser:
         "--glob", default="*", metavar="PATTERN", help="with -r: only files matching (default *)"
     )
     scan.add_argument("--json", action="store_true", help="one JSON object per line")
-    scan.add_argument(
-        "--lenient-odd-length",
-        action="store_true",
-        help="accept odd value lengths (PS3.5 7.1.1 forbids them)",
-    )
+    _lenient_odd_length(scan)
     scan.set_defaults(run=_scan)
 
     dump = sub.add_parser(
@@ -218,11 +223,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="truncate values after N characters (default 64; 0: never)",
     )
-    dump.add_argument(
-        "--lenient-odd-length",
-        action="store_true",
-        help="accept odd value lengths (PS3.5 7.1.1 forbids them)",
-    )
+    _lenient_odd_length(dump)
     dump.set_defaults(run=_dump)
 
     native = ", ".join(t.keyword for t in transfer_syntaxes() if t.native)
@@ -244,11 +245,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow lossy output (NEW_UID: a new SOP Instance UID and the lossy attributes)",
     )
-    tc.add_argument(
-        "--lenient-odd-length",
-        action="store_true",
-        help="accept odd value lengths (PS3.5 7.1.1 forbids them)",
-    )
+    _lenient_odd_length(tc)
     tc.set_defaults(run=_transcode)
 
     serve = sub.add_parser(
