@@ -51,6 +51,7 @@ from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
 
 from _corpus import ct_dataset, ct_pixels, write_ct
 from _peers import gdcm, unlink
+from _peers import gdcm_image_transcode as gdcm_call
 from compare import Op, environment, median_ms, run
 from storecore.transcode import transcode
 
@@ -162,24 +163,6 @@ def pydicom_call(src: Path, dst: Path, ts: str, plugin: str) -> None:
     else:
         ds.compress(ts, encoding_plugin=plugin, generate_instance_uid=False)
     ds.save_as(dst, enforce_file_format=True)
-
-
-def gdcm_call(src: Path, dst: Path, ts: str) -> None:
-    reader = gdcm.ImageReader()
-    reader.SetFileName(str(src))
-    if not reader.Read():
-        raise RuntimeError(f"gdcm.ImageReader failed on {src}")
-    change = gdcm.ImageChangeTransferSyntax()
-    change.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.GetTSType(ts)))
-    change.SetInput(reader.GetImage())
-    if not change.Change():
-        raise RuntimeError(f"gdcm.ImageChangeTransferSyntax to {ts} failed on {src}")
-    writer = gdcm.ImageWriter()
-    writer.SetFileName(str(dst))
-    writer.SetFile(reader.GetFile())
-    writer.SetImage(change.GetOutput())
-    if not writer.Write():
-        raise RuntimeError(f"gdcm.ImageWriter failed on {dst}")
 
 
 def _pixels(path: Path, plugin: str = "") -> np.ndarray:
