@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +51,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+SERVE = [sys.executable, "-m", "storecore.cli", "serve"]
+
+
+def start_serve(config: Path, storage: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
+    """`storecore serve --config C --storage S` on a free loopback port, once it listens.
+
+    Returns the process (stdout and stderr piped, text) and its port; a server
+    that does not say "listening" first is killed, and the test fails with its
+    first line and its stderr.
+    """
+    port = free_port()
+    proc = subprocess.Popen(
+        [*SERVE, "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+         "--storage", str(storage), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening" not in line:
+        proc.kill()
+        raise AssertionError(f"storecore serve did not start: {line}{proc.communicate()[1]}")
+    return proc, port
 
 
 @pytest.fixture

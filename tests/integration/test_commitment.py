@@ -25,7 +25,7 @@ from storecore.scu import StorageSCU
 from storecore.storage import Archive, StoragePolicy
 
 from ..unit.storage.helpers import CT, write_instance
-from .conftest import free_port
+from .conftest import free_port, start_serve
 
 CLI = [sys.executable, "-m", "storecore.cli"]
 
@@ -207,16 +207,7 @@ def test_serve_killed_before_the_report_delivers_it_after_restart(tmp_path: Path
     src = write_instance(tmp_path / "in", sop_instance_uid="1.2.3.8")
 
     def serve() -> tuple[subprocess.Popen[str], int]:
-        port = free_port()
-        proc = subprocess.Popen(
-            [*CLI, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-             "--storage", str(storage)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        assert proc.stdout is not None and "listening" in proc.stdout.readline()
-        return proc, port
+        return start_serve(config, storage)
 
     proc, port = serve()
     try:
@@ -262,16 +253,8 @@ def test_the_command_line_send_commit(tmp_path: Path) -> None:
     files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.3.{n}") for n in (20, 21)]
     config = tmp_path / "storecore.toml"
     config.write_text("[storage]\nmin_free_bytes = 0\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-         "--storage", str(tmp_path / "archive")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    proc, port = start_serve(config, tmp_path / "archive")
     try:
-        assert proc.stdout is not None and "listening" in proc.stdout.readline()
         sent = subprocess.run(
             [*CLI, "send", "127.0.0.1", str(port), "--aec", "STORECORE", "--commit",
              *map(str, files)],

@@ -20,7 +20,7 @@ import numpy as np
 import pydicom
 from pydicom.encaps import encapsulate
 
-from .conftest import STORESCU_PROPOSE, dcmtk, dcmtk_env, free_port
+from .conftest import STORESCU_PROPOSE, dcmtk, dcmtk_env, start_serve
 
 CLI = [sys.executable, "-m", "storecore.cli"]
 JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80"
@@ -44,18 +44,8 @@ def _serve(tmp_path: Path, storage: str) -> Iterator[tuple[int, Path]]:
     config = tmp_path / "storecore.toml"
     config.write_text("[storage]\nmin_free_bytes = 0\n" + storage)
     archive = tmp_path / "archive"
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-         "--storage", str(archive)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    proc, port = start_serve(config, archive)
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert "listening" in line, (line, proc.stderr.read() if proc.stderr else "")
         yield port, archive
     finally:
         proc.terminate()

@@ -31,26 +31,13 @@ from storecore.scu import StorageSCU
 from storecore.storage import DirectorySink
 
 from ..unit.storage.helpers import write_instance
-from .conftest import dcmtk, dcmtk_env, free_port
+from .conftest import dcmtk, dcmtk_env, free_port, start_serve
 
 CLI = [sys.executable, "-m", "storecore.cli"]
 
 
 def _serve(config: Path, tmp: Path) -> tuple[subprocess.Popen[str], int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-         "--storage", str(tmp / "archive")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening" not in line:
-        proc.kill()
-        raise AssertionError(f"serve did not start: {line}{proc.communicate()[1]}")
-    return proc, port
+    return start_serve(config, tmp / "archive")
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
