@@ -10,7 +10,6 @@ files to a folder), ``echo`` and ``send`` (the SCU).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import logging
@@ -482,7 +481,14 @@ def _send(args: argparse.Namespace) -> int:
     from storecore.scu import StorageSCU
 
     files = list(_files(args.files, args.recursive, args.glob))
-    bar = _progress_bar(args.progress, files)
+    # each file's size, read once: for the bar's total, its progress and the summary
+    sizes: dict[Path, int] = {}
+    for f in files:
+        try:
+            sizes[f] = f.stat().st_size
+        except OSError:
+            sizes[f] = 0
+    bar = _progress_bar(args.progress, sum(sizes.values()))
     lock = threading.Lock()
 
     started = time.monotonic()
@@ -490,10 +496,7 @@ def _send(args: argparse.Namespace) -> int:
     def tick(outcome: Any) -> None:
         if bar is not None:
             with lock:
-                try:
-                    size = outcome.path.stat().st_size
-                except OSError:
-                    size = 0
+                size = sizes.get(Path(outcome.path), 0)
                 bar.n_instances += 1
                 rate = bar.n_instances / max(time.monotonic() - started, 1e-6)
                 bar.set_postfix_str(
@@ -523,7 +526,7 @@ def _send(args: argparse.Namespace) -> int:
     for o in outcomes:
         key = "not sent" if o.status is None else f"0x{o.status:04X}"
         statuses[key] = statuses.get(key, 0) + 1
-    _print_send_summary(outcomes, seconds)
+    _print_send_summary(outcomes, sizes, seconds)
     print(
         f"{len(outcomes) - failed} stored, {failed} failed ("
         + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
@@ -587,7 +590,7 @@ def _request_commitment(
     return _print_commitment(outcome)
 
 
-def _print_send_summary(outcomes: Sequence[Any], seconds: float) -> None:
+def _print_send_summary(outcomes: Sequence[Any], sizes: dict[Path, int], seconds: float) -> None:
     """The summary table on stderr: instances and MB per status and transcoding path."""
     rows: dict[tuple[str, str], list[int]] = {}
     total = 0
@@ -596,10 +599,7 @@ def _print_send_summary(outcomes: Sequence[Any], seconds: float) -> None:
         path = "as stored" if o.transcode is None else o.transcode.path.value
         if o.status is None:
             path = "-"
-        size = 0
-        if o.status is not None:
-            with contextlib.suppress(OSError):
-                size = o.path.stat().st_size
+        size = 0 if o.status is None else sizes.get(Path(o.path), 0)
         row = rows.setdefault((status, path), [0, 0])
         row[0] += 1
         row[1] += size
@@ -615,16 +615,12 @@ def _print_send_summary(outcomes: Sequence[Any], seconds: float) -> None:
     )
 
 
-def _progress_bar(mode: str, files: list[Path]) -> Any:
-    """A tqdm bar in bytes (MB/s) with the instance count, or None."""
+def _progress_bar(mode: str, total: int) -> Any:
+    """A tqdm bar of `total` bytes (MB/s) with the instance count, or None."""
     if mode == "off" or (mode == "auto" and not sys.stderr.isatty()):
         return None
     from tqdm import tqdm
 
-    total = 0
-    for f in files:
-        with contextlib.suppress(OSError):
-            total += f.stat().st_size
     bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1000, file=sys.stderr)
     bar.n_instances = 0
     return bar
