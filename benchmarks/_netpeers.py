@@ -85,6 +85,7 @@ __all__ = [
     "run_senders",
     "run_transfer",
     "sender_argvs",
+    "retire",
     "settle",
     "stored",
     "verify",
@@ -108,6 +109,7 @@ ORTHANC_MISSING = (
 #: receiver -> the AE title it answers to
 RECEIVERS = {
     "storecore": "STORECORE",
+    "discard": "STORECORE",
     "dcmtk": "STORESCP",
     "pynetdicom": "STORESCP",
     "archive-fsync": "STORECORE",
@@ -132,7 +134,7 @@ class Pair(NamedTuple):
         return f"{self.sender}{n} → {self.receiver}"
 
 
-#: the pairs, numbered as in benchmarks/README.md ("Network" 1-6, "Archive" 7-14)
+#: the pairs, numbered as in benchmarks/README.md ("Network" 1-6 and 15, "Archive" 7-14)
 PAIRS = {
     1: Pair("storecore", "storecore"),
     2: Pair("dcmtk", "storecore"),
@@ -148,6 +150,8 @@ PAIRS = {
     12: Pair("storecore", "orthanc"),
     13: Pair("dcmtk", "archive-fsync", 8),
     14: Pair("storecore", "archive-fsync", 8),
+    # the ceiling for dcmtk's storescu: an SCP that receives and stores nothing
+    15: Pair("dcmtk", "discard"),
 }
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -221,17 +225,60 @@ def dirty_mb() -> float:
     return total * 1024 / 1e6
 
 
-def settle(max_wait: float = 30.0, below_mb: float = 32.0) -> None:
-    """Wait (up to `max_wait` s) until the page cache has little left to write back.
+def settle(workdir: Path | None = None, corpus_bytes: int = 0) -> None:
+    """Bring the machine to the same state before every run: nothing to write back, memory free.
 
-    A receiver that writes 0.5-0.8 GB leaves that much to write back; while
-    it is written (ext4, data=ordered) creating a file costs ~1 ms of kernel
-    CPU on this machine instead of ~0.05 ms, which would slow whichever pair
-    runs next.
+    Two artefacts of this machine (a Firecracker VM; ext4 on /dev/vda without a
+    journal) made whichever run came next pay for the runs before it, and
+    every receiver alike, which pulled every ratio towards 1:
+
+    - A run's output deleted at once (as this harness did) leaves its inodes
+      "recently deleted": ext4 without a journal will not reuse an inode
+      freed in the last ~30 s, and checks every such inode of the group,
+      reading its inode table block, on each create (``recently_deleted``
+      in ``find_inode_bit``). With 1,000 files just deleted a create cost
+      ~0.2 ms of kernel CPU instead of ~5 us (``perf record``). So no output
+      is deleted before the end of the benchmark (:func:`retire`).
+    - Page cache that grows into memory the guest has not touched lately
+      costs a host fault per page: 0.5 MB written into a new file took
+      ~1 ms of CPU, ~0.3 ms into memory the kernel had just freed. So the
+      dirty pages of the last run are written (``sync``) and the page cache
+      dropped (``/proc/sys/vm/drop_caches``, as root; otherwise only the
+      sync), and every run writes into freed memory, as a long-running
+      server does once its page cache is full and recycles.
+
+    The corpus is read back into the page cache afterwards (:func:`warm`).
+    A `workdir` with less free space than four times `corpus_bytes` plus
+    2 GB has its retired outputs deleted, then waits out the 30 s.
     """
-    deadline = time.monotonic() + max_wait
-    while dirty_mb() > below_mb and time.monotonic() < deadline:
-        time.sleep(0.1)
+    if workdir is not None:
+        _make_room(workdir, corpus_bytes)
+    os.sync()
+    with contextlib.suppress(OSError):
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+#: where :func:`retire` keeps each run's output until the end (under the workdir)
+RETIRED = "retired"
+_RECENTLY_DELETED_S = 35  # ext4's window (30 s, +5 while the inode's block is dirty)
+
+
+def retire(out: Path, workdir: Path) -> None:
+    """Keep a run's output out of the way until the end of the benchmark (see :func:`settle`)."""
+    if out.exists():
+        kept = workdir / RETIRED
+        kept.mkdir(exist_ok=True)
+        out.rename(kept / f"{out.name}-{time.monotonic_ns()}")
+
+
+def _make_room(workdir: Path, corpus_bytes: int) -> None:
+    kept = workdir / RETIRED
+    if not kept.exists() or shutil.disk_usage(workdir).free > 4 * corpus_bytes + 2e9:
+        return
+    print(f"low on space: deleting {kept} and waiting {_RECENTLY_DELETED_S} s (see settle)",
+          file=sys.stderr, flush=True)  # fmt: skip
+    shutil.rmtree(kept, ignore_errors=True)
+    time.sleep(_RECENTLY_DELETED_S)
 
 
 def warm(corpus: NetCorpus) -> None:
@@ -289,9 +336,10 @@ def receiver_argv(
     receiver: str, out: Path, port: int, pdu: int, *, http_port: int = 0
 ) -> list[str]:
     ae = RECEIVERS[receiver]
-    if receiver == "storecore":
+    if receiver in ("storecore", "discard"):
         return [sys.executable, str(HERE / "_scp_runner.py"), str(out), str(port),
-                "--pdu", str(pdu), "--ae", ae]  # fmt: skip
+                "--pdu", str(pdu), "--ae", ae,
+                *(["--discard"] if receiver == "discard" else [])]  # fmt: skip
     if receiver == "dcmtk":
         return [STORESCP, "-aet", ae, "-pdu", str(pdu), "-od", str(out), str(port)]
     if receiver == "pynetdicom":
@@ -483,6 +531,16 @@ def verify(
     t: Transfer, corpus: NetCorpus, out: Path, sample: int, held: Stored | None = None
 ) -> None:
     """Append to ``t.problems`` what is wrong with what the receiver stored."""
+    if t.receiver == "discard":  # it stores nothing: it counted what it received
+        try:
+            counts = json.loads((out / "discarded.json").read_text())
+        except (OSError, ValueError) as exc:
+            t.problems.append(f"the discarding receiver left no count: {exc}")
+            return
+        t.received = counts["instances"]
+        if t.received != len(corpus):
+            t.problems.append(f"{t.received} of {len(corpus)} instances received")
+        return
     if held is None:
         held = stored(t.receiver, out)
     found, other = held.found, held.other
@@ -609,18 +667,18 @@ def run_transfer(
 ) -> Transfer:
     """Start `receiver`, send `corpus` with `sender`, measure, check, clean up.
 
-    The receiver's output folder is deleted afterwards (its dirty pages need
-    never reach the disk, so one run's writeback does not slow the next).
+    The receiver's output folder is kept aside afterwards, not deleted, and
+    the machine settled before the run (see :func:`settle` for why).
     """
     t = Transfer(sender, receiver, corpus.name, pdu, len(corpus), corpus.total_bytes,
                  associations=associations)  # fmt: skip
     out = workdir / f"recv-{receiver}"
-    shutil.rmtree(out, ignore_errors=True)
+    retire(out, workdir)
     listfile = workdir / "files.txt"
     listfile.write_text("\n".join(str(p) for p in corpus.files) + "\n")
     slog = workdir / "sender.log"
     rp = ReceiverProcess(receiver, out, pdu, workdir / "receiver.log")
-    settle()
+    settle(workdir, corpus.total_bytes)
     held: Stored | None = None
     outs: list[tuple[int, bytes]] = []
     try:
@@ -634,7 +692,7 @@ def run_transfer(
             ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t.problems += late
             t.sender_process_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-            if receiver not in ARCHIVES and receiver != "orthanc":
+            if receiver not in ARCHIVES and receiver not in ("orthanc", "discard"):
                 # every receiver answers a C-STORE only once its file is written; wait
                 # for the last one all the same (a few ms at most). The archives answer
                 # after their index commit: nothing to wait for.
@@ -675,5 +733,5 @@ def run_transfer(
     except RuntimeError as exc:  # the receiver did not start
         t.problems.append(str(exc))
     finally:
-        shutil.rmtree(out, ignore_errors=True)
+        retire(out, workdir)
     return t

@@ -16,7 +16,6 @@ dcmtk is required, not optional: without it the dcmtk pairs fail, saying that
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +32,8 @@ from _netpeers import (
     child_env,
     dcmtk_missing,
     received_files,
+    retire,
+    settle,
     verify,
 )
 from _scu_runner import send_pynetdicom, send_storecore
@@ -83,9 +84,10 @@ def test_c_store(benchmark, net_ct: NetCorpus, tmp_path: Path, pair: int) -> Non
     with ReceiverProcess(receiver, out, PDU, tmp_path / "receiver.log") as rp:
         send = _sender(sender, net_ct, rp)
 
-        def clear() -> None:
-            shutil.rmtree(out)
+        def clear() -> None:  # the last round's files kept aside, as network.py does
+            retire(out, tmp_path)
             out.mkdir()
+            settle(tmp_path, net_ct.total_bytes)
 
         def transfer() -> None:
             send()
