@@ -12,7 +12,9 @@ pairs) and checked quickly by ``test_bench_archive.py``:
     runs: create a temp name, write 4 KB, fsync, close, rename to the final
     name (ANCHORS.md: 1,209/s). ``create+dirsync`` also fsyncs the folder after
     each rename, which makes the new name itself durable (905/s). The bound
-    for small instances made durable, one at a time.
+    for small instances made durable, one at a time. ``create-instance`` is
+    the same loop with files of the corpus's mean size: what one association
+    adds per instance when each response waits for its instance's fsync.
 
 ``receive``
     The floor of any SCP that writes one file per instance, no fsync: the CPU
@@ -54,6 +56,7 @@ PROBES = {
     "dd": "MB/s, dd bs=1M count=1024 conv=fdatasync",
     "create": "files/s, create + write 4 KB + fsync + rename",
     "create+dirsync": "files/s, the same + fsync of the folder",
+    "create-instance": "files/s, create + write one instance (the corpus's mean) + fsync + rename",
 }
 #: the network runs' probe (see ``receive`` above); its figure is per instance
 NETWORK_PROBES = {
@@ -173,6 +176,8 @@ def run_probe(
         return create_rate(folder, files)
     if name == "create+dirsync":
         return create_rate(folder, files, dir_fsync=True)
+    if name == "create-instance":
+        return create_rate(folder, min(files, 1000), size=size)
     if name == "receive":
         return receive_floor(folder, size, min(files, 1000))
     raise ValueError(name)

@@ -152,6 +152,7 @@ PAIRS = {
     14: Pair("storecore", "archive-fsync", 8),
     # the ceiling for dcmtk's storescu: an SCP that receives and stores nothing
     15: Pair("dcmtk", "discard"),
+    16: Pair("dcmtk", "discard", 8),
 }
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -33,10 +33,13 @@ PDUs), the durable receivers: the storecore archive (``storecore serve``) with
 12. storecore SCU → Orthanc
 13. dcmtk storescu x8 (8 processes, 1/8 of the files each) → storecore archive, fsync
 14. storecore SCU x8 (``send(..., associations=8)``) → storecore archive, fsync
+15. (as above) dcmtk storescu → an SCP storing nothing, the ceiling for one association
+16. dcmtk storescu x8 → an SCP storing nothing, the ceiling for eight
 
 In the same rotation run the disk's floors (``_diskprobe.py``): dd's
 sequential write bandwidth with fdatasync, and the rate of create + write 4 KB
-+ fsync + rename, with and without a folder fsync.
++ fsync + rename, with and without a folder fsync, and the same with one
+instance of the corpus's mean size (``create-instance``).
 
 on three corpora generated deterministically (``_netcorpus.py``) into a
 temporary directory: 1,000 CT images of 0.5 MB, 5,000 ~4 KB Secondary Capture
@@ -107,7 +110,7 @@ from _netpeers import (
 
 NETWORK_PAIRS = "1,2,3,4,5,6,15"
 ALL_PROBES = {**PROBES, **NETWORK_PROBES}
-ARCHIVE_PAIRS = "3,7,8,9,10,11,12,13,14"
+ARCHIVE_PAIRS = "3,7,8,9,10,11,12,13,14,15,16"
 
 # pair numbers compared in the ratio table: (label, numerator pair, denominator pair)
 SPEED_RATIOS = (
@@ -306,7 +309,7 @@ def target_table(results: Results, pdus: list[int], probes: Probes | None = None
 # the archive's comparisons: (label, corpus, numerator, denominator, threshold).
 # A side is a pair number (instances/s; "MB/s" when the denominator is dd) or a
 # probe name. threshold None: shown, not a target; "lift": 8 associations vs 1.
-ARCHIVE_TARGETS: tuple[tuple[str, str, int, int | str, float | str | None], ...] = (
+ARCHIVE_TARGETS: tuple[tuple[str, str, int | str, int | str, float | str | None], ...] = (
     ("durable ingest >= 0.9x dd's fdatasync MB/s, CT (7 / dd)", "ct", 7, "dd", 0.9),
     ("  same, storecore SCU sending (10 / dd)", "ct", 10, "dd", None),
     ("durable ingest >= 3x Orthanc, CT (7 / 9)", "ct", 7, 9, 3.0),
@@ -323,13 +326,50 @@ ARCHIVE_TARGETS: tuple[tuple[str, str, int, int | str, float | str | None], ...]
     ("group commit: storecore x8 vs x1, CT (14 / 10)", "ct", 14, 10, "lift"),
     ("group commit: dcmtk x8 vs x1, small (13 / 7)", "small", 13, 7, "lift"),
     ("group commit: storecore x8 vs x1, small (14 / 10)", "small", 14, 10, "lift"),
+    # what the senders allow any receiver (pairs 15, 16: an SCP that stores
+    # nothing), against the target they bound; "ceiling:T" says whether T is
+    # within it, and what one file at a time allows (create-instance)
+    ("ceiling: dcmtk storescu into an SCP storing nothing, CT (15 / dd)", "ct", 15, "dd",
+     "ceiling:0.9"),
+    ("ceiling: dcmtk storescu x8 into an SCP storing nothing, CT (16 / dd)", "ct", 16, "dd",
+     "ceiling:0.9"),
+    # one association, each answer after its own sync: an instance costs at
+    # least the ceiling's time (15) plus one create + write + fsync + rename
+    # of its size, one after the other: bound = 1 / (1/r15 + 1/r_create)
+    ("bound, 1 association: SCP storing nothing, then create-instance, CT (bound / dd)", "ct",
+     "bound:15:create-instance", "dd", "ceiling:0.9"),
+    ("durable, 1 association vs that bound, CT (7 / bound)", "ct", 7,
+     "bound:15:create-instance", None),
+    ("bound, 1 association: SCP storing nothing, then create, small (bound / create)", "small",
+     "bound:15:create", "create", "ceiling:0.8"),
+    ("durable, 1 association vs that bound, small (7 / bound)", "small", 7, "bound:15:create",
+     None),
+    ("ceiling: dcmtk storescu into an SCP storing nothing vs dcmtk storescp, CT (15 / 3)", "ct",
+     15, 3, "ceiling:1.5"),
+    ("ceiling: the same, small (15 / 3)", "small", 15, 3, "ceiling:2.0"),
 )
 
 
 def _side(
     results: Results, probes: Probes, corpus: str, pdu: int, side: int | str, mb: bool
 ) -> list[float | None]:
-    """One figure per round (None: the run failed) of a pair or a probe."""
+    """One figure per round (None: the run failed) of a pair, a probe or a bound.
+
+    A bound ``bound:P:probe`` is, per round, the rate of pair P and of the probe
+    (files/s) one after the other: ``1 / (1/r_P + 1/r_probe)``, in MB/s at the
+    pair's instance size when `mb`.
+    """
+    if isinstance(side, str) and side.startswith("bound:"):
+        _, pair, probe = side.split(":")
+        runs = results.get((corpus, pdu, int(pair)), [])
+        out: list[float | None] = []
+        for t, files in zip(runs, probes.get((corpus, probe), []), strict=False):
+            if not t.ok or not t.per_second or not files:
+                out.append(None)
+                continue
+            rate = 1 / (1 / t.per_second + 1 / files)
+            out.append(rate * t.mb_per_second / t.per_second if mb else rate)
+        return out
     if isinstance(side, str):
         return list(probes.get((corpus, side), []))
     runs = results.get((corpus, pdu, side), [])
@@ -376,6 +416,13 @@ def archive_table(results: Results, probes: Probes, pdu: int) -> list[str]:
             continue
         if threshold == "lift":
             verdict = "lifts" if v > 1.0 else "**does not lift**"
+        elif isinstance(threshold, str) and threshold.startswith("ceiling:"):
+            target = float(threshold.split(":")[1])
+            verdict = (
+                f"a {target:g}x target is within it"
+                if v >= target
+                else f"**a {target:g}x target is above it**"
+            )
         elif threshold is None:
             verdict = ""
         else:

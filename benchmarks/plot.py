@@ -9,7 +9,8 @@ One column per corpus (CT 0.5 MB, small 4 KB, multi-frame 200 MB), two rows
 (``--pdu``, default 131,072): the median over the run's rounds of the checked
 transfers, with a line from the slowest to the fastest round. Transfers whose
 checks failed are left out (and counted in the figure's footnote), so a
-failed run can never draw a bar. Nothing here measures: the figures are the
+failed run can never draw a bar. "discard" (grey) is storecore's SCP storing
+nothing: the most any receiver can take from that sender. Nothing here measures: the figures are the
 JSON's, as ``network.py`` wrote them.
 
 matplotlib is in the ``bench`` and ``test`` extras.
@@ -40,6 +41,8 @@ PAIR_ORDER = (
     "storecore → archive-background",
     "dcmtk → orthanc",
     "storecore → orthanc",
+    "dcmtk → discard",
+    "dcmtk x8 → discard",
 )
 #: bar colours by receiver family: storecore's receivers in one hue, the peers in others
 COLOURS = {
@@ -49,6 +52,7 @@ COLOURS = {
     "dcmtk": "#ff7f0e",
     "pynetdicom": "#2ca02c",
     "orthanc": "#9467bd",
+    "discard": "#bdbdbd",  # storecore's SCP storing nothing: the sender's ceiling
 }
 CORPUS_TITLES = {
     "ct": "CT, 1,000 x 0.5 MB",

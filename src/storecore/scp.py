@@ -45,6 +45,7 @@ from storecore.limits import DEFAULT_LIMITS, Limits
 from storecore.net.channel import Channel, CommandReceived, DataReceived, Timeouts
 from storecore.net.server import Server
 from storecore.storage.sink import (
+    Prepared,
     RefusedHandle,
     StoreHandle,
     StoreRequest,
@@ -342,6 +343,10 @@ class _Session:
         self.reports: dict[int, str] = {}
         self.next_message_id = 1
         self.admitted = False  # counted against the SCP's max_associations
+        # the sink's work done ahead of the next C-STORE, while the peer is busy
+        # (StoreSink.prepare: e.g. the next file created)
+        self._prepare = getattr(scp.sink, "prepare", None)
+        self.prepared: Prepared | None = None
 
     def run(self) -> None:
         for event in self.channel.events():
@@ -352,6 +357,7 @@ class _Session:
             elif isinstance(event, AssociateRequest):
                 self._associate(event)
             elif isinstance(event, ReleaseRequest):
+                self._discard_prepared()  # before the peer hears we are done
                 try:
                     self.channel.send_bytes(self.association.send(ReleaseResponse()))
                     self.stats.outcome = "released"
@@ -367,6 +373,7 @@ class _Session:
 
     def cleanup(self) -> None:
         """The connection ended: a dataset still arriving is dropped, nothing kept."""
+        self._discard_prepared()
         service = self.scp.commitment
         if service is not None:
             for uid in self.reports.values():  # unanswered: deliver on a new association
@@ -400,6 +407,7 @@ class _Session:
             self.stats.outcome = "accepted"
             self.stats.proposed = len(rq.presentation_contexts)
             self.stats.accepted = sum(1 for c in answer.presentation_contexts if c.result == 0)
+            self._get_ready()
         else:
             self.channel.send_bytes(self.association.send(AssociateReject(answer)))
             self.stats.outcome = f"rejected (result {answer.result}, reason {answer.reason})"
@@ -604,7 +612,10 @@ class _Session:
             called_ae_title=self.stats.called_ae_title,
             message_id=message.MessageID,
         )
+        prepared, self.prepared = self.prepared, None
         try:
+            if prepared is not None:
+                return prepared.begin(request)
             return self.scp.sink.begin(request)
         except OSError as exc:
             log.error("sink refused %s: %s", message.AffectedSOPInstanceUID, exc)
@@ -659,17 +670,35 @@ class _Session:
             # the common answer, written without making the message (its
             # fields come from the decoded request and the sink's status)
             self.channel.send_command(context_id, encode_c_store_rsp(request, result.status))
+        else:
+            self._send(
+                context_id,
+                C_STORE_RSP(
+                    MessageIDBeingRespondedTo=request.MessageID,
+                    Status=result.status,
+                    AffectedSOPClassUID=request.AffectedSOPClassUID,
+                    AffectedSOPInstanceUID=request.AffectedSOPInstanceUID,
+                    ErrorComment=comment,
+                ),
+            )
+        self._get_ready()
+
+    def _discard_prepared(self) -> None:
+        prepared, self.prepared = self.prepared, None
+        if prepared is not None:
+            try:
+                prepared.discard()
+            except Exception:
+                log.exception("the sink failed to discard its prepared work")
+
+    def _get_ready(self) -> None:
+        """Let the sink prepare the next instance while the peer reads our answer."""
+        if self._prepare is None or self.prepared is not None:
             return
-        self._send(
-            context_id,
-            C_STORE_RSP(
-                MessageIDBeingRespondedTo=request.MessageID,
-                Status=result.status,
-                AffectedSOPClassUID=request.AffectedSOPClassUID,
-                AffectedSOPInstanceUID=request.AffectedSOPInstanceUID,
-                ErrorComment=comment,
-            ),
-        )
+        try:
+            self.prepared = self._prepare()
+        except Exception as exc:  # begin() will meet the same trouble and answer it
+            log.debug("the sink could not prepare the next instance: %s", exc)
 
 
 class _Collected:

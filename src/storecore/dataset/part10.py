@@ -7,6 +7,7 @@ writes the meta header, then the dataset bytes exactly as given.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import struct
 from collections.abc import Iterable
@@ -269,32 +270,42 @@ def encode_file_meta(
     ----------
     PS3.10 Section 7.1, Table 7.1-1.
     """
+    if not is_valid_uid(sop_instance_uid):
+        raise DatasetError(f"SOP Instance UID {sop_instance_uid!r} is not a valid UID (PS3.5 9.1)")
+    if len(preamble) != PREAMBLE_LENGTH:
+        raise DatasetError("the preamble must be 128 bytes")
+    # the elements before and after the SOP Instance UID depend on the class,
+    # syntax and AE only: made (and checked) once per combination, not per file
+    before, after = _meta_around_instance(sop_class_uid, transfer_syntax_uid, source_ae_title)
+    body = before + _element(0x00020003, sop_instance_uid.encode("ascii")) + after
+    return preamble + _MAGIC + _element(0x00020000, struct.pack("<I", len(body))) + body
+
+
+@functools.lru_cache(maxsize=256)
+def _meta_around_instance(
+    sop_class_uid: str, transfer_syntax_uid: str, source_ae_title: str | None
+) -> tuple[bytes, bytes]:
     for name, uid in (
         ("SOP Class UID", sop_class_uid),
-        ("SOP Instance UID", sop_instance_uid),
         ("Transfer Syntax UID", transfer_syntax_uid),
     ):
         if not is_valid_uid(uid):
             raise DatasetError(f"{name} {uid!r} is not a valid UID (PS3.5 9.1)")
-    if len(preamble) != PREAMBLE_LENGTH:
-        raise DatasetError("the preamble must be 128 bytes")
     if source_ae_title is not None and not _valid_ae_title(source_ae_title):
         raise DatasetError(
             f"Source Application Entity Title {source_ae_title!r} is not a valid AE "
             "(PS3.5 Table 6.2-1: at most 16 characters of ISO 646, no backslash or controls)"
         )
-    body = b"".join(
+    before = _element(0x00020001, b"\x00\x01") + _element(0x00020002, sop_class_uid.encode("ascii"))
+    after = b"".join(
         [
-            _element(0x00020001, b"\x00\x01"),
-            _element(0x00020002, sop_class_uid.encode("ascii")),
-            _element(0x00020003, sop_instance_uid.encode("ascii")),
             _element(0x00020010, transfer_syntax_uid.encode("ascii")),
             _element(0x00020012, IMPLEMENTATION_CLASS_UID.encode("ascii")),
             _element(0x00020013, IMPLEMENTATION_VERSION_NAME.encode("ascii")),
         ]
         + ([_element(0x00020016, source_ae_title.encode("ascii"))] if source_ae_title else [])
     )
-    return preamble + _MAGIC + _element(0x00020000, struct.pack("<I", len(body))) + body
+    return before, after
 
 
 def write_part10(

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from storecore.storage.sink import StoreHandle, StoreRequest, StoreResult, StoreSink
+from storecore.storage.sink import Prepared, StoreHandle, StoreRequest, StoreResult, StoreSink
 from storecore.uid import transfer_syntax
 
 if TYPE_CHECKING:
@@ -152,9 +152,26 @@ class MeteredSink:
     def __init__(self, sink: StoreSink, metrics: Metrics) -> None:
         self.sink = sink
         self.metrics = metrics
+        if hasattr(sink, "prepare"):  # the SCP looks for it (StoreSink)
+            self.prepare = self._prepare
 
     def begin(self, request: StoreRequest) -> StoreHandle:
         return _MeteredHandle(self.sink.begin(request), self.metrics)
+
+    def _prepare(self) -> Prepared:
+        return _MeteredPrepared(self.sink.prepare(), self.metrics)  # type: ignore[attr-defined]
+
+
+class _MeteredPrepared:
+    def __init__(self, prepared: Prepared, metrics: Metrics) -> None:
+        self.prepared = prepared
+        self.metrics = metrics
+
+    def begin(self, request: StoreRequest) -> StoreHandle:
+        return _MeteredHandle(self.prepared.begin(request), self.metrics)
+
+    def discard(self) -> None:
+        self.prepared.discard()
 
 
 class _MeteredHandle:

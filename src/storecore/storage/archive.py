@@ -121,7 +121,9 @@ class Archive:
         # NORMAL: commits write the WAL without an fsync of their own; with the
         # fsync durability the committer's one sync per batch covers the WAL too
         # when it lives on the store's filesystem
-        self.index: Index = index or SQLiteIndex(self.root / "index.sqlite", synchronous="NORMAL")
+        self.index: Index = index or SQLiteIndex(
+            self.root / "index.sqlite", synchronous="NORMAL", background_checkpoints=True
+        )
         self.recovery = self._recover()
         if self.recovery:
             log.warning(

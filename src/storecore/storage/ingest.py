@@ -55,7 +55,13 @@ from storecore.storage.blobstore import BlobStore, Spool, is_out_of_space
 from storecore.storage.commit import CommitItem, GroupCommitter
 from storecore.storage.index import InstanceRecord
 from storecore.storage.policy import Finding, IngestedInstance, StoragePolicy, TranscodeFailure
-from storecore.storage.sink import RefusedHandle, StoreHandle, StoreRequest, StoreResult
+from storecore.storage.sink import (
+    Prepared,
+    RefusedHandle,
+    StoreHandle,
+    StoreRequest,
+    StoreResult,
+)
 from storecore.uid import is_valid_uid, transfer_syntax
 
 __all__ = ["INDEX_TAGS", "ArchiveSink", "record_from_file", "DIGEST_PREFIX"]
@@ -350,19 +356,34 @@ class ArchiveSink:
 
     # --------------------------------------------------------------- sink
 
-    def begin(self, request: StoreRequest) -> StoreHandle:
+    def begin(self, request: StoreRequest, spool: Spool | None = None) -> StoreHandle:
+        """An instance's data set is about to arrive (`spool`: its prepared spool file)."""
         if not is_valid_uid(request.sop_instance_uid):
+            if spool is not None:
+                spool.discard()
             return RefusedHandle(StoreResult(_CANNOT_UNDERSTAND, "invalid SOP Instance UID"))
         why = self.reserve(self.policy.reservation_bytes)
         if why is not None:
             log.warning("refused %s: %s", request.sop_instance_uid, why)
+            if spool is not None:
+                spool.discard()
             return RefusedHandle(StoreResult(_OUT_OF_RESOURCES, _short(why)))
         try:
-            return _IngestHandle(self, request)
+            return _IngestHandle(self, request, spool)
         except OSError as exc:
             self.unreserve(self.policy.reservation_bytes)
             what = "disk full" if is_out_of_space(exc) else exc.strerror
             return RefusedHandle(StoreResult(_OUT_OF_RESOURCES, _short(f"cannot spool: {what}")))
+
+    def prepare(self) -> Prepared:
+        """Create the next instance's spool file now, while the association is idle.
+
+        The SCP calls this after each response (:class:`StoreSink`): the file
+        exists before the request arrives, and its creation is no longer
+        between the request and the response. It holds no reservation; that
+        is taken when the request comes (:meth:`begin`).
+        """
+        return _PreparedSpool(self, self.store.spool())
 
     def adopt(self, path: str | os.PathLike[str], request: StoreRequest) -> StoreResult:
         """Ingest a Part 10 file another writer has completed, moving it into the archive.
@@ -420,9 +441,26 @@ class ArchiveSink:
         return _AdoptedHandle(self, request, spool, reserved).run()
 
 
+class _PreparedSpool:
+    """A spool file created ahead of its instance (:meth:`ArchiveSink.prepare`)."""
+
+    def __init__(self, sink: ArchiveSink, spool: Spool) -> None:
+        self.sink = sink
+        self.spool = spool
+
+    def begin(self, request: StoreRequest) -> StoreHandle:
+        return self.sink.begin(request, self.spool)
+
+    def discard(self) -> None:
+        self.spool.discard()
+
+
 class _IngestHandle:
-    def __init__(self, sink: ArchiveSink, request: StoreRequest) -> None:
-        spool = sink.store.spool()
+    def __init__(
+        self, sink: ArchiveSink, request: StoreRequest, spool: Spool | None = None
+    ) -> None:
+        if spool is None:
+            spool = sink.store.spool()
         self._start(sink, request, spool, sink.policy.reservation_bytes, 0)
         # and the data set's first bytes, where they read the values (not deflated:
         # the tokens' offsets are in the inflated stream)

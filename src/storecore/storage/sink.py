@@ -34,6 +34,7 @@ __all__ = [
     "StoreResult",
     "StoreHandle",
     "StoreSink",
+    "Prepared",
     "DirectorySink",
     "RefusedHandle",
 ]
@@ -93,10 +94,26 @@ class StoreHandle(Protocol):
 
 
 class StoreSink(Protocol):
-    """Where received instances go."""
+    """Where received instances go.
+
+    A sink may also have a ``prepare() -> Prepared`` method: the SCP calls it
+    while an association waits for its next request (after each response),
+    so that work every instance needs (creating its file) is done before the
+    request arrives instead of between the request and the response.
+    """
 
     def begin(self, request: StoreRequest) -> StoreHandle:
         """An instance's dataset is about to arrive."""
+
+
+class Prepared(Protocol):
+    """What a sink's ``prepare()`` did ahead of one instance."""
+
+    def begin(self, request: StoreRequest) -> StoreHandle:
+        """As :meth:`StoreSink.begin`, with the prepared work; called at most once."""
+
+    def discard(self) -> None:
+        """Not used (the association ended): undo it."""
 
 
 def _comment(text: str) -> str:
@@ -104,41 +121,63 @@ def _comment(text: str) -> str:
     return text if len(text) <= 64 else text[:61] + "..."
 
 
-class _DirectoryHandle:
-    def __init__(self, sink: DirectorySink, request: StoreRequest) -> None:
+class _SpareFile:
+    """A temporary file created ahead of its instance (:meth:`DirectorySink.prepare`)."""
+
+    def __init__(self, sink: DirectorySink) -> None:
         self.sink = sink
-        self.request = request
-        self.final = sink.path_for(request.sop_instance_uid)
-        # a name no other handle uses (process, thread, counter), created
-        # exclusively; plain os-level writes, no buffering layer in between
-        self.tmp = sink.root / f".incoming-{os.getpid()}-{next(_SEQUENCE)}"
+        # a name no other handle uses (process, counter), created exclusively;
+        # plain os-level writes, no buffering layer in between
+        self.tmp = f"{sink.folder}{os.sep}.incoming-{os.getpid()}-{next(_SEQUENCE)}"
         self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+
+    def begin(self, request: StoreRequest) -> StoreHandle:
+        if not is_valid_uid(request.sop_instance_uid):
+            self.discard()
+            return RefusedHandle(StoreResult(_CANNOT_UNDERSTAND, "invalid SOP Instance UID"))
+        return _DirectoryHandle(self, request)
+
+    def discard(self) -> None:
+        try:
+            os.close(self.fd)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.tmp)
+
+
+class _DirectoryHandle:
+    def __init__(self, spare: _SpareFile, request: StoreRequest) -> None:
+        self.sink = sink = spare.sink
+        self.request = request
+        self.final = f"{sink.folder}{os.sep}{request.sop_instance_uid}.dcm"
+        self.tmp, self.fd = spare.tmp, spare.fd
         self.failed: StoreResult | None = None
         # the structure is checked as it passes (no tokens kept, values skipped);
         # only the two UIDs are copied out
         self.scanner = Scanner(
             request.transfer_syntax_uid, tokens=False, capture=(0x00080016, 0x00080018)
         )
+        # the File Meta leaves with the first fragment: one write fewer
+        self.head = b""
         try:
-            _write_all(
-                self.fd,
-                encode_file_meta(
-                    request.sop_class_uid,
-                    request.sop_instance_uid,
-                    request.transfer_syntax_uid,
-                    source_ae_title=request.calling_ae_title,
-                ),
+            self.head = encode_file_meta(
+                request.sop_class_uid,
+                request.sop_instance_uid,
+                request.transfer_syntax_uid,
+                source_ae_title=request.calling_ae_title,
             )
         except StorecoreError as exc:
             self.failed = StoreResult(_CANNOT_UNDERSTAND, _comment(str(exc)))
-        except OSError as exc:
-            self.failed = StoreResult(_OUT_OF_RESOURCES, _comment(f"cannot write: {exc.strerror}"))
 
     def write(self, chunk: memoryview) -> None:
         if self.failed is not None:
             return  # keep reading the peer's fragments; the answer is decided
         try:
-            _write_all(self.fd, chunk)
+            if self.head:
+                head, self.head = self.head, b""
+                _write_all(self.fd, head, chunk)
+            else:
+                _write_all(self.fd, chunk)
         except OSError as exc:
             self.failed = StoreResult(_OUT_OF_RESOURCES, _comment(f"cannot write: {exc.strerror}"))
             return
@@ -151,6 +190,8 @@ class _DirectoryHandle:
         result = self.failed
         try:
             if result is None:
+                if self.head:  # no fragment came (an empty data set): the File Meta alone
+                    _write_all(self.fd, self.head)
                 if self.sink.fsync:
                     os.fsync(self.fd)
                 result = self._check()
@@ -206,10 +247,17 @@ class _DirectoryHandle:
 _SEQUENCE = itertools.count()
 
 
-def _write_all(fd: int, data: Buffer) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_all(fd: int, data: Buffer, more: Buffer | None = None) -> None:
+    """Write `data` (then `more`, in the same system call) whole."""
+    if more is not None:
+        done = os.writev(fd, (data, more))
+        if done == len(data) + memoryview(more).nbytes:
+            return
+        rest = memoryview(b"".join((data, more)))[done:]  # a short write: rare
+    else:
+        rest = memoryview(data)
+    while rest:
+        rest = rest[os.write(fd, rest) :]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -242,6 +290,7 @@ class DirectorySink:
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = False) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.folder = os.fspath(self.root)  # the hot path joins strings, not Paths
         self.fsync = fsync
 
     def path_for(self, sop_instance_uid: str) -> Path:
@@ -251,7 +300,11 @@ class DirectorySink:
     def begin(self, request: StoreRequest) -> StoreHandle:
         if not is_valid_uid(request.sop_instance_uid):
             return RefusedHandle(StoreResult(_CANNOT_UNDERSTAND, "invalid SOP Instance UID"))
-        return _DirectoryHandle(self, request)
+        return _DirectoryHandle(_SpareFile(self), request)
+
+    def prepare(self) -> Prepared:
+        """Create the next instance's temporary file now, while the association is idle."""
+        return _SpareFile(self)
 
 
 class RefusedHandle:

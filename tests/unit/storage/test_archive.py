@@ -138,6 +138,44 @@ def test_abort_mid_dataset_leaves_nothing(tmp_path: Path) -> None:
         assert list(archive.instances()) == []
 
 
+def test_a_prepared_spool_is_used_by_the_next_instance(tmp_path: Path) -> None:
+    data = make_instance(sop_instance_uid="1.2.3.4.5.6")
+    with _archive(tmp_path) as archive:
+        sink = archive.sink()
+        prepared = sink.prepare()
+        (spool,) = (tmp_path / "archive" / "spool").iterdir()  # made before the request
+        handle = prepared.begin(StoreRequest(CT, "1.2.3.4.5.6", "1.2.840.10008.1.2.1", "A", "B", 1))
+        handle.write(memoryview(data[len(_meta(data)) :]))
+        assert handle.finish().status == 0x0000
+        assert not spool.exists()
+        assert dataset_bytes(archive.path("1.2.3.4.5.6")) == data[len(_meta(data)) :]
+        assert list((tmp_path / "archive" / "spool").iterdir()) == []
+
+
+@pytest.mark.parametrize("uid", ["../../x", "1.2.3.4.5.6"], ids=["invalid-uid", "discarded"])
+def test_a_prepared_spool_refused_or_discarded_leaves_nothing(tmp_path: Path, uid: str) -> None:
+    with _archive(tmp_path) as archive:
+        prepared = archive.sink().prepare()
+        if uid.startswith(".."):
+            handle = prepared.begin(StoreRequest(CT, uid, "1.2.840.10008.1.2.1", "A", "B", 1))
+            assert handle.finish().status == 0xC000
+        else:
+            prepared.discard()
+        assert list((tmp_path / "archive" / "spool").iterdir()) == []
+        assert list(archive.instances()) == []
+
+
+def test_a_prepared_spool_under_the_watermark_is_refused_0xA700_and_removed(
+    tmp_path: Path,
+) -> None:
+    archive = Archive(tmp_path / "a", policy=StoragePolicy(min_free_bytes=1 << 62))
+    with archive:
+        prepared = archive.sink().prepare()
+        handle = prepared.begin(StoreRequest(CT, "1.2.3.4", "1.2.840.10008.1.2.1", "A", "B", 1))
+        assert handle.finish().status == 0xA700
+        assert list((tmp_path / "a" / "spool").iterdir()) == []
+
+
 # ---------------------------------------------------------------- duplicates
 
 
