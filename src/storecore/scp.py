@@ -42,7 +42,14 @@ from storecore.dimse.messages import (
 )
 from storecore.errors import DatasetError, StorecoreError
 from storecore.limits import DEFAULT_LIMITS, Limits
-from storecore.net.channel import Channel, CommandReceived, DataReceived, Timeouts
+from storecore.net.channel import (
+    Channel,
+    CommandReceived,
+    DataPumped,
+    DataReceived,
+    DirectTarget,
+    Timeouts,
+)
 from storecore.net.server import Server
 from storecore.storage.sink import (
     Prepared,
@@ -352,6 +359,8 @@ class _Session:
         for event in self.channel.events():
             if isinstance(event, DataReceived):
                 self._data(event)
+            elif isinstance(event, DataPumped):
+                self._pumped(event)
             elif isinstance(event, CommandReceived):
                 self._command(event)
             elif isinstance(event, AssociateRequest):
@@ -373,6 +382,7 @@ class _Session:
 
     def cleanup(self) -> None:
         """The connection ended: a dataset still arriving is dropped, nothing kept."""
+        self.channel.direct = None
         self._discard_prepared()
         service = self.scp.commitment
         if service is not None:
@@ -456,7 +466,10 @@ class _Session:
         if isinstance(message, C_ECHO_RQ):
             self._send(event.context_id, C_ECHO_RSP(MessageIDBeingRespondedTo=message.MessageID))
         elif isinstance(message, C_STORE_RQ):
-            self.pending = (event.context_id, message, self._begin(event.context_id, message))
+            handle = self._begin(event.context_id, message)
+            self.pending = (event.context_id, message, handle)
+            if event.has_dataset:
+                self._go_direct(event.context_id, handle)
         elif isinstance(message, N_ACTION_RQ) and self.scp.commitment is not None:
             self._n_action(event, message)
         elif (
@@ -626,6 +639,31 @@ class _Session:
             log.exception("sink failed on %s", message.AffectedSOPInstanceUID)
             return RefusedHandle(StoreResult(_PROCESSING_FAILURE, _short(f"sink failed: {exc}")))
 
+    def _go_direct(self, context_id: int, handle: StoreHandle) -> None:
+        """Let the channel write the data set into the handle's file itself, if it offers one."""
+        direct = getattr(handle, "direct", None)
+        if direct is None or not self.channel.can_pump:
+            return
+        try:
+            target = direct()
+        except Exception:
+            log.exception("the sink failed to offer its file")
+            return
+        if target is not None:
+            fd, scanner = target
+            self.channel.direct = DirectTarget(context_id, fd, scanner)
+
+    def _pumped(self, event: DataPumped) -> None:
+        pending = self.pending
+        if pending is None:
+            return
+        context_id, request, handle = pending
+        self.stats.bytes += event.nbytes
+        if event.write_errno:
+            handle.direct_failed(event.write_errno)  # type: ignore[attr-defined]
+        if event.last:
+            self._complete(context_id, request, handle)
+
     def _data(self, event: DataReceived) -> None:
         pending = self.pending
         if pending is None:  # the assembler guarantees a command came first
@@ -640,9 +678,16 @@ class _Session:
             handle.abort()
             handle = RefusedHandle(StoreResult(status, _short(f"sink failed: {exc}")))
             self.pending = (context_id, request, handle)
-        if not event.last:
-            return
+            self.channel.direct = None  # the rest is drained on this path
+        if event.last:
+            self._complete(context_id, request, handle)
+
+    def _complete(
+        self, context_id: int, request: C_STORE_RQ | None, handle: StoreHandle
+    ) -> None:
+        """The data set's last fragment arrived: finish the instance and answer it."""
         self.pending = None
+        self.channel.direct = None
         try:
             result = handle.finish()
         except Exception as exc:

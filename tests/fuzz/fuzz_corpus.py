@@ -185,6 +185,27 @@ def network_seeds() -> Iterator[bytes]:
     yield b"\x00" + rq
 
 
+def pump_seeds() -> Iterator[bytes]:
+    """Seeds of fuzz_pump: P-DATA-TF PDUs of a data set on context 1, then what may follow."""
+
+    def pdv(context: int, mch: int, data: bytes) -> bytes:
+        return (len(data) + 2).to_bytes(4, "big") + bytes([context, mch]) + data
+
+    def pdata(*items: bytes) -> bytes:
+        body = b"".join(items)
+        return b"\x04\x00" + len(body).to_bytes(4, "big") + body
+
+    data = bytes(range(256)) * 4
+    release = bytes.fromhex("05000000000400000000")
+    yield pdata(pdv(1, 2, data))
+    yield pdata(pdv(1, 0, data[:100]), pdv(1, 0, data[100:300])) + pdata(pdv(1, 2, data[300:]))
+    yield pdata(pdv(1, 0, data)) + pdata(pdv(1, 2, b"")) + release
+    yield pdata(pdv(1, 0, data)) + pdata(pdv(1, 3, b"\x00" * 10))  # a command inside
+    yield pdata(pdv(1, 2, data), pdv(1, 0, b"after the last"))
+    yield pdata(pdv(3, 2, data))  # another context
+    yield pdata(pdv(1, 0, data))[:-7]  # cut short
+
+
 def _command(*elements: tuple[int, bytes]) -> bytes:
     """An Implicit VR Little Endian group 0000 with its Command Group Length, by hand."""
     import struct

@@ -113,6 +113,7 @@ def main(test_one_input: Callable[[bytes], None], kind: str) -> None:
         "part10": fuzz_corpus.part10_seeds,
         "network": fuzz_corpus.network_seeds,
         "command": fuzz_corpus.command_seeds,
+        "pump": fuzz_corpus.pump_seeds,
     }[kind]()
     with tempfile.TemporaryDirectory(prefix=f"storecore-fuzz-{kind}-") as tmp:
         seed_dir = Path(tmp) / "seeds"

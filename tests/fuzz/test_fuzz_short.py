@@ -40,7 +40,8 @@ def _require_atheris() -> None:
 
 @pytest.mark.fuzz
 @pytest.mark.parametrize(
-    "harness", ["fuzz_scanner.py", "fuzz_part10.py", "fuzz_network.py", "fuzz_command.py"]
+    "harness",
+    ["fuzz_scanner.py", "fuzz_part10.py", "fuzz_network.py", "fuzz_command.py", "fuzz_pump.py"],
 )
 def test_harness_finds_nothing_in_a_short_run(harness: str, tmp_path: Path) -> None:
     _require_atheris()

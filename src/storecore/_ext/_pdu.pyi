@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from storecore._ext._scanner import Scanner
 from storecore._typing import Buffer
 
 COMMAND: int
@@ -32,3 +33,17 @@ class PDVAssembler:
     def feed(
         self, body: Buffer
     ) -> list[tuple[int, int, bytes, bool] | tuple[int, int, memoryview, bool]]: ...
+
+PUMP_LAST: int
+PUMP_YIELD: int
+PUMP_CLOSED: int
+PUMP_TIMEOUT: int
+PUMP_RECV_ERROR: int
+
+def pump_dataset(
+    framer: PDUFramer,
+    assembler: PDVAssembler,
+    sock_fd: int,
+    file_fd: int,
+    scanner: Scanner | None = None,
+) -> tuple[int, int, int, int]: ...

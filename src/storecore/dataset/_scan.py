@@ -138,6 +138,14 @@ class Scanner:
         closing: list[Token] = self._c.close()
         return tokens + closing
 
+    def core(self) -> _CScanner | None:
+        """The C scanner, for C code that feeds it directly; None when it inflates first.
+
+        Feeding the core is feeding this scanner: the same checks, the same
+        captures, and an error is raised by the next :meth:`feed` or :meth:`close`.
+        """
+        return self._c if self._inflater is None else None
+
     @property
     def offset(self) -> int:
         """Bytes of the (inflated) dataset consumed so far."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from storecore._ext._scanner import Scanner as CScanner
 from storecore._typing import Buffer
 from storecore.dataset import Scanner
 from storecore.dataset.part10 import encode_file_meta
@@ -81,7 +82,15 @@ class StoreResult:
 
 
 class StoreHandle(Protocol):
-    """One instance being received."""
+    """One instance being received.
+
+    A handle that writes the data set as received into a file may also offer
+    it to the SCP's fast path: ``direct() -> (fd, scanner core) | None``, the
+    file (written at its position) and the C scanner checking the bytes (see
+    :meth:`storecore.dataset.Scanner.core`), after which the SCP writes the
+    data set there itself instead of calling :meth:`write`, and calls
+    ``direct_failed(errno)`` if a write failed; :meth:`finish` follows as usual.
+    """
 
     def write(self, chunk: memoryview) -> None:
         """The next dataset fragment, a view valid only during the call."""
@@ -185,6 +194,26 @@ class _DirectoryHandle:
             self.scanner.feed(chunk)
         except DatasetError as exc:
             self.failed = StoreResult(_CANNOT_UNDERSTAND, _comment(str(exc)))
+
+    def direct(self) -> tuple[int, CScanner] | None:
+        """The file and the scanner's C core for the SCP's fast path (see StoreHandle)."""
+        core = self.scanner.core()
+        if self.failed is not None or core is None:
+            return None
+        if self.head:
+            head, self.head = self.head, b""
+            try:
+                _write_all(self.fd, head)
+            except OSError as exc:
+                self.direct_failed(exc.errno or 0)
+                return None
+        return self.fd, core
+
+    def direct_failed(self, error: int) -> None:
+        """A write of the fast path failed with `error` (an errno)."""
+        if self.failed is None:
+            reason = os.strerror(error) if error else "write failed"
+            self.failed = StoreResult(_OUT_OF_RESOURCES, _comment(f"cannot write: {reason}"))
 
     def finish(self) -> StoreResult:
         result = self.failed
