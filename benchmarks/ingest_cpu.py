@@ -16,7 +16,13 @@ close (the background durability's last flush), with the load average.
 durability; ``--profile`` adds cProfile's top 25 by internal time.
 
 For an A/B of a change, run it with ``PYTHONPATH`` pointing at a copy of the
-old ``src`` and at the new one alternately, in one session.
+old ``src`` and at the new one alternately, in one session. Give each run a
+``TMPDIR`` of its own made at the filesystem's top (``mkdir /scratch-N``): the
+archive a run deletes at its end leaves thousands of inodes that ext4 without
+a journal (this machine's root) checks on every create for the next 1-6
+minutes (``_netpeers.settle`` says more), which made a second run in the same
+folder twice as slow as the first; a new top-level folder lands in another
+block group.
 """
 
 from __future__ import annotations

@@ -340,6 +340,8 @@ ARCHIVE_TARGETS: tuple[tuple[str, str, int | str, int | str, float | str | None]
      "bound:15:create-instance", "dd", "ceiling:0.9"),
     ("durable, 1 association vs that bound, CT (7 / bound)", "ct", 7,
      "bound:15:create-instance", None),
+    ("bound, 1 association, vs Orthanc, CT (bound / 9)", "ct", "bound:15:create-instance", 9,
+     "ceiling:3.0"),
     ("bound, 1 association: SCP storing nothing, then create, small (bound / create)", "small",
      "bound:15:create", "create", "ceiling:0.8"),
     ("durable, 1 association vs that bound, small (7 / bound)", "small", 7, "bound:15:create",
