@@ -201,6 +201,12 @@ class StorageSCP:
         calling-AE-title-not-recognized would misstate why, and its other
         contexts stay usable. Callers not listed are not restricted per
         service (`calling_ae_titles` admits them or not).
+    async_operations : int
+        The requests a peer may have outstanding at once, when it proposes an
+        Asynchronous Operations Window (PS3.7 D.3.3.3): they are performed one
+        at a time, in order, and answered in order; a pipelining SCU (storecore's
+        own) then never waits for a response before sending. 1: the proposal
+        is not answered, so one at a time. Default 16.
     max_associations : int, optional
         Associations served at once; a request beyond is answered
         A-ASSOCIATE-RJ rejected-transient, source 3 (service-provider,
@@ -231,7 +237,10 @@ class StorageSCP:
         reports: Callable[[CommitmentResult, str], None] | None = None,
         peer_services: Mapping[str, Collection[str]] | None = None,
         max_associations: int | None = None,
+        async_operations: int = 16,
     ) -> None:
+        if not 1 <= async_operations <= 0xFFFF:
+            raise ValueError("async_operations must be 1-65535")
         if max_associations is not None and max_associations < 1:
             raise ValueError("max_associations must be at least 1 (None: no cap)")
         unknown = {x for v in (peer_services or {}).values() for x in v} - set(SERVICES)
@@ -273,6 +282,8 @@ class StorageSCP:
             max_pdu_length=max_pdu_length,
             artim_timeout=self.timeouts.acse,
             roles=roles,
+            # performed one at a time (1), up to async_operations outstanding
+            asynchronous_operations_window=(async_operations, 1) if async_operations > 1 else None,
         )
         self.server = Server(self._handle, host, port, ssl_context=ssl_context)
         self.associations = 0
@@ -417,7 +428,6 @@ class _Session:
             self.stats.outcome = "accepted"
             self.stats.proposed = len(rq.presentation_contexts)
             self.stats.accepted = sum(1 for c in answer.presentation_contexts if c.result == 0)
-            self._get_ready()
         else:
             self.channel.send_bytes(self.association.send(AssociateReject(answer)))
             self.stats.outcome = f"rejected (result {answer.result}, reason {answer.reason})"

@@ -196,10 +196,17 @@ class StorageSCU:
         Syntaxes to send in by preference (e.g. a forwarding rule's JPEG-LS
         Lossless): proposed for every SOP Class and, when accepted and
         reachable, used before the file's own.
+    async_operations : int
+        How many C-STOREs to keep outstanding on one association: proposed
+        as the Asynchronous Operations Window (PS3.7 D.3.3.3; we perform one
+        at a time), and used up to what the peer accepts. A peer that does not
+        answer the proposal (dcmtk's storescp) gets one at a time, each sent
+        after the previous response. 1: not proposed. Outcomes are reported
+        in the files' order whatever the order of the responses.
 
     References
     ----------
-    PS3.4 Annex B; PS3.2 Annex N.5.2.5.1.
+    PS3.4 Annex B; PS3.2 Annex N.5.2.5.1; PS3.7 Annex D.3.3.3.
     """
 
     def __init__(
@@ -213,7 +220,11 @@ class StorageSCU:
         allow_lossy: bool = False,
         uid_root: str | None = None,
         transfer_syntaxes: Sequence[str] = (),
+        async_operations: int = 16,
     ) -> None:
+        if not 1 <= async_operations <= 0xFFFF:
+            raise ValueError("async_operations must be 1-65535")
+        self.async_operations = async_operations
         self.ssl_context = ssl_context
         self.transfer_syntaxes = tuple(transfer_syntaxes)
         self.allow_lossy = allow_lossy
@@ -567,7 +578,12 @@ class StorageSCU:
         contexts: list[tuple[str, tuple[str, ...]]],
         roles: dict[str, tuple[bool, bool]] | None = None,
     ) -> _Session:
-        policy = Policy(ae_title=self.ae_title, max_pdu_length=self.max_pdu_length)
+        window = self.async_operations
+        policy = Policy(
+            ae_title=self.ae_title,
+            max_pdu_length=self.max_pdu_length,
+            asynchronous_operations_window=(window, 1) if window > 1 else None,
+        )
         try:
             sock = socket.create_connection((host, port), timeout=self.timeouts.network)
             if self.ssl_context is not None:
@@ -582,7 +598,13 @@ class StorageSCU:
             channel.send_bytes(association.send(AssociateRequest(request)))
             for event in channel.events():
                 if isinstance(event, AssociateAccept) and isinstance(event.pdu, A_ASSOCIATE_AC):
-                    return _Session(channel)
+                    session = _Session(channel)
+                    agreed = event.pdu.user_information.asynchronous_operations_window
+                    if agreed is not None and window > 1:
+                        # PS3.7 D.3.3.3: what the acceptor lets us invoke; 0: no limit
+                        invoked = agreed.maximum_number_operations_invoked
+                        session.window = min(window, invoked) if invoked else window
+                    return session
                 if isinstance(event, AssociateReject):
                     pdu = event.pdu
                     raise AssociationRejected(
@@ -606,6 +628,8 @@ class StorageSCU:
     ) -> list[StoreOutcome]:
         outcomes: list[StoreOutcome] = []
         with self._associate(host, port, called_ae_title, self._contexts(files)) as session:
+            if session.window > 1:
+                return self._send_pipelined(session, files, host, port, progress)
             for message_id, f in enumerate(files, start=1):
                 try:
                     upcoming = files[message_id] if message_id < len(files) else None
@@ -631,6 +655,79 @@ class StorageSCU:
                             progress(o)
                     break
         return outcomes
+
+    def _send_pipelined(
+        self,
+        session: _Session,
+        files: Sequence[_File],
+        host: str,
+        port: int,
+        progress: Callable[[StoreOutcome], None] | None = None,
+    ) -> list[StoreOutcome]:
+        """Send `files` keeping up to ``session.window`` C-STOREs outstanding (PS3.7 D.3.3.3).
+
+        Each request goes as soon as the window has room; responses are
+        matched to their requests by Message ID Being Responded To, in
+        whatever order they come. If the association ends, the outstanding
+        instances are "not acknowledged" and the rest "not sent", as with one
+        at a time.
+        """
+        done: dict[int, StoreOutcome] = {}
+        # Message ID -> (index, file, syntax sent, record)
+        outstanding: dict[int, tuple[int, _File, str, TranscodeRecord | None]] = {}
+
+        def record(index: int, outcome: StoreOutcome) -> None:
+            done[index] = outcome
+            if progress is not None:
+                progress(outcome)
+
+        def await_one() -> None:
+            response = session.response()
+            mid = getattr(response, "MessageIDBeingRespondedTo", None)
+            if not isinstance(response, C_STORE_RSP) or mid not in outstanding:
+                raise TransportClosed(f"unexpected response {response!r}")
+            index, f, sent_ts, transcoded = outstanding.pop(mid)
+            record(
+                index,
+                StoreOutcome(
+                    f.path,
+                    f.sop_instance,
+                    response.Status,
+                    response.ErrorComment,
+                    sent_ts,
+                    transcoded,
+                    f.sop_class,
+                ),
+            )
+
+        try:
+            for index, f in enumerate(files):
+                # Message IDs 1-65535, skipping those still outstanding after a wrap
+                message_id = index % 0xFFFF + 1
+                while len(outstanding) >= session.window or message_id in outstanding:
+                    await_one()
+                sent = self._send_one(session, f, message_id)
+                if isinstance(sent, StoreOutcome):
+                    record(index, sent)
+                else:
+                    outstanding[message_id] = (index, f, *sent)
+            while outstanding:
+                await_one()
+        except StorecoreError as exc:  # TransportClosed, or an undecodable response
+            log.warning("association to %s:%d ended: %s", host, port, exc)
+            for index, f, _, _ in outstanding.values():
+                record(
+                    index, StoreOutcome(f.path, f.sop_instance, None, f"not acknowledged: {exc}")
+                )
+            for index, f in enumerate(files):
+                if index not in done:
+                    record(
+                        index,
+                        StoreOutcome(
+                            f.path, f.sop_instance, None, "not sent: the association ended"
+                        ),
+                    )
+        return [done[i] for i in range(len(files))]
 
     def _choose(self, f: _File, accepted: list[tuple[int, str]]) -> tuple[int, str] | str:
         """The accepted context to send `f` in when its own syntax is not accepted.
@@ -769,6 +866,40 @@ class StorageSCU:
         self, session: _Session, f: _File, message_id: int, upcoming: _File | None = None
     ) -> StoreOutcome:
         """Send `f` and await its response; `upcoming`'s command is encoded while waiting."""
+        sent = self._send_one(session, f, message_id)
+        if isinstance(sent, StoreOutcome):
+            return sent
+        sent_ts, record = sent
+        if upcoming is not None:
+            # while the peer stores this instance: off the path from its response
+            # to the next instance's first bytes
+            session.prepare_command(upcoming, (message_id + 1) & 0xFFFF)
+        response = session.response()
+        if (
+            not isinstance(response, C_STORE_RSP)
+            or response.MessageIDBeingRespondedTo != message_id
+        ):
+            raise TransportClosed(f"unexpected response {response!r} to C-STORE {message_id}")
+        return StoreOutcome(
+            f.path,
+            f.sop_instance,
+            response.Status,
+            response.ErrorComment,
+            sent_ts,
+            record,
+            f.sop_class,
+        )
+
+    def _send_one(
+        self, session: _Session, f: _File, message_id: int
+    ) -> tuple[str, TranscodeRecord | None] | StoreOutcome:
+        """Send `f`'s C-STORE-RQ and data set: (the syntax sent, the record), or why not.
+
+        Raises
+        ------
+        TransportClosed
+            The association ended (what was sent of it cannot be completed).
+        """
         accepted = session.accepted_for(f.sop_class)
         if not accepted:
             return StoreOutcome(f.path, f.sop_instance, None, "not sent: SOP Class not accepted")
@@ -807,29 +938,8 @@ class StorageSCU:
             if gone:
                 raise TransportClosed(message)
             return StoreOutcome(f.path, f.sop_instance, None, f"not sent: {message}")
-        if isinstance(sent, StoreOutcome):
-            return sent
         assert sent is not None
-        sent_ts, record = sent
-        if upcoming is not None:
-            # while the peer stores this instance: off the path from its response
-            # to the next instance's first bytes
-            session.prepare_command(upcoming, (message_id + 1) & 0xFFFF)
-        response = session.response()
-        if (
-            not isinstance(response, C_STORE_RSP)
-            or response.MessageIDBeingRespondedTo != message_id
-        ):
-            raise TransportClosed(f"unexpected response {response!r} to C-STORE {message_id}")
-        return StoreOutcome(
-            f.path,
-            f.sop_instance,
-            response.Status,
-            response.ErrorComment,
-            sent_ts,
-            record,
-            f.sop_class,
-        )
+        return sent
 
 
 def _store_command(f: _File, message_id: int) -> bytes:
@@ -857,6 +967,8 @@ class _Session:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
         self.association = channel.association
+        #: C-STOREs that may be outstanding (the agreed asynchronous operations window)
+        self.window = 1
         self._events = channel.events()
         self._accepted: dict[str, list[tuple[int, str]]] = {}
         self._command: tuple[_File, int, bytes] | None = None

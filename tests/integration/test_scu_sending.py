@@ -107,12 +107,14 @@ def test_a_file_cut_after_inspection_is_sent_as_it_now_is(
     small_pdu_scp: StorageSCP, store_dir: Path, cts: list[Path]
 ) -> None:
     """Its length is taken when it is opened: the SCP refuses the short data set (0xC000)
-    and the association carries the next file."""
+    and the association carries the next file. (One C-STORE at a time, so that the
+    file is cut after the first response and before it is read.)"""
     offset = summarize_file(cts[1]).dataset_offset
     cut = lambda: cts[1].write_bytes(cts[1].read_bytes()[: offset + 20000])  # noqa: E731
     seen, progress = _after_first(cut)
     host, port = small_pdu_scp.address
-    first, short, third = StorageSCU().send(cts, host, port, "STORECORE", progress=progress)
+    scu = StorageSCU(async_operations=1)
+    first, short, third = scu.send(cts, host, port, "STORECORE", progress=progress)
     assert first.status == 0 and third.status == 0
     assert short.status == 0xC000 and "data ends inside a value" in (short.comment or "")
     assert [o.path for o in seen] == cts
@@ -142,7 +144,8 @@ def test_a_file_ending_mid_send_aborts_with_per_file_outcomes(
     not acknowledged, the rest not sent, nothing partial kept by the SCP."""
     monkeypatch.setattr(storecore.scu, "os", _ShrinkingWhileSent(cts[1]))
     host, port = small_pdu_scp.address
-    first, shrunk, third = StorageSCU().send(cts, host, port, "STORECORE")
+    # one at a time: the first is answered before the second is sent
+    first, shrunk, third = StorageSCU(async_operations=1).send(cts, host, port, "STORECORE")
     assert first.status == 0
     assert shrunk.status is None and shrunk.comment is not None
     assert shrunk.comment.startswith("not acknowledged: the file ended at byte")
@@ -157,7 +160,8 @@ def test_a_file_cut_before_its_data_set_is_not_sent_and_the_rest_are(
 ) -> None:
     _, progress = _after_first(lambda: cts[1].write_bytes(cts[1].read_bytes()[:100]))
     host, port = small_pdu_scp.address
-    first, cut, third = StorageSCU().send(cts, host, port, "STORECORE", progress=progress)
+    scu = StorageSCU(async_operations=1)  # the cut comes after the first response
+    first, cut, third = scu.send(cts, host, port, "STORECORE", progress=progress)
     assert cut.status is None
     assert cut.comment == "not sent: the file is shorter than when it was inspected"
     assert first.status == 0 and third.status == 0
@@ -176,8 +180,9 @@ class _StallingSink:
         return self.inner.begin(request)
 
 
+@pytest.mark.parametrize("window", [1, 16], ids=["one-at-a-time", "pipelined"])
 def test_no_response_within_the_dimse_timeout_aborts(
-    store_dir: Path, cts: list[Path], caplog: pytest.LogCaptureFixture
+    store_dir: Path, cts: list[Path], caplog: pytest.LogCaptureFixture, window: int
 ) -> None:
     server = StorageSCP(
         _StallingSink(DirectorySink(store_dir), 2.0), host="127.0.0.1", port=0, ae_title="STORECORE"
@@ -185,14 +190,17 @@ def test_no_response_within_the_dimse_timeout_aborts(
     server.start()
     try:
         host, port = server.address
-        scu = StorageSCU(timeouts=Timeouts(acse=5, dimse=0.3, network=5))
+        scu = StorageSCU(timeouts=Timeouts(acse=5, dimse=0.3, network=5), async_operations=window)
         with caplog.at_level(logging.WARNING, logger="storecore.net.channel"):
             outcomes = scu.send(cts[:2], host, port, "STORECORE")
     finally:
         server.shutdown(drain_timeout=5)
     assert [o.status for o in outcomes] == [None, None]
     assert outcomes[0].comment is not None and "not acknowledged" in outcomes[0].comment
-    assert outcomes[1].comment == "not sent: the association ended"
+    if window == 1:
+        assert outcomes[1].comment == "not sent: the association ended"
+    else:  # both were sent before the first response was due: neither answered
+        assert outcomes[1].comment is not None and "not acknowledged" in outcomes[1].comment
     assert "no data from the peer for 0 s: aborting" in caplog.text
 
 
