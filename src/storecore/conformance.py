@@ -192,7 +192,12 @@ def conformance_statement(config: ServeConfig | None = None) -> str:
         f"{config.max_associations} associations at once: one more is rejected "
         "rejected-transient, source 3, local-limit-exceeded (PS3.8 Table 9-21). An "
         f"association is closed after {config.acse_timeout:g} s without its A-ASSOCIATE-RQ "
-        f"(ARTIM) and aborted after {config.dimse_timeout:g} s of silence once established.\n"
+        f"(ARTIM) and aborted after {config.dimse_timeout:g} s of silence once established. "
+        "Asynchronous Operations Window (PS3.7 D.3.3.3): proposed by a requestor, it is "
+        "granted up to 16 operations invoked, performed one at a time and answered in order; "
+        "as SCU (`storecore send`, forwarding) storecore proposes 16 (1 performed) and keeps "
+        "as many C-STORE requests outstanding as the acceptor grants, one at a time when it "
+        "does not answer.\n"
     )
     add("## 1. Application entities and their roles\n")
     add("| SOP Class | UID | SCU | SCP |\n|---|---|---|---|")

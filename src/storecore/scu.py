@@ -666,15 +666,21 @@ class StorageSCU:
     ) -> list[StoreOutcome]:
         """Send `files` keeping up to ``session.window`` C-STOREs outstanding (PS3.7 D.3.3.3).
 
-        Each request goes as soon as the window has room; responses are
+        Each request goes as soon as the window has room and less than
+        :data:`_PIPELINE_BYTES` are outstanding: what pipelining saves is the
+        round trip, which only small instances notice; a large one is sent
+        when the previous is answered (ahead of it, the receiver would also
+        pay for the sender's TCP work, as the acknowledgements it sends
+        release the sender's queue in its own context). Responses are
         matched to their requests by Message ID Being Responded To, in
         whatever order they come. If the association ends, the outstanding
         instances are "not acknowledged" and the rest "not sent", as with one
         at a time.
         """
         done: dict[int, StoreOutcome] = {}
-        # Message ID -> (index, file, syntax sent, record)
-        outstanding: dict[int, tuple[int, _File, str, TranscodeRecord | None]] = {}
+        # Message ID -> (index, file, syntax sent, record, bytes sent)
+        outstanding: dict[int, tuple[int, _File, str, TranscodeRecord | None, int]] = {}
+        in_flight = 0  # bytes of the outstanding requests
 
         def record(index: int, outcome: StoreOutcome) -> None:
             done[index] = outcome
@@ -682,11 +688,13 @@ class StorageSCU:
                 progress(outcome)
 
         def await_one() -> None:
+            nonlocal in_flight
             response = session.response()
             mid = getattr(response, "MessageIDBeingRespondedTo", None)
             if not isinstance(response, C_STORE_RSP) or mid not in outstanding:
                 raise TransportClosed(f"unexpected response {response!r}")
-            index, f, sent_ts, transcoded = outstanding.pop(mid)
+            index, f, sent_ts, transcoded, size = outstanding.pop(mid)
+            in_flight -= size
             record(
                 index,
                 StoreOutcome(
@@ -704,18 +712,25 @@ class StorageSCU:
             for index, f in enumerate(files):
                 # Message IDs 1-65535, skipping those still outstanding after a wrap
                 message_id = index % 0xFFFF + 1
-                while len(outstanding) >= session.window or message_id in outstanding:
+                while outstanding and (
+                    len(outstanding) >= session.window
+                    or in_flight >= _PIPELINE_BYTES
+                    or message_id in outstanding
+                ):
                     await_one()
+                before = session.channel.bytes_sent
                 sent = self._send_one(session, f, message_id)
                 if isinstance(sent, StoreOutcome):
                     record(index, sent)
                 else:
-                    outstanding[message_id] = (index, f, *sent)
+                    size = session.channel.bytes_sent - before
+                    outstanding[message_id] = (index, f, *sent, size)
+                    in_flight += size
             while outstanding:
                 await_one()
         except StorecoreError as exc:  # TransportClosed, or an undecodable response
             log.warning("association to %s:%d ended: %s", host, port, exc)
-            for index, f, _, _ in outstanding.values():
+            for index, f, _, _, _ in outstanding.values():
                 record(
                     index, StoreOutcome(f.path, f.sop_instance, None, f"not acknowledged: {exc}")
                 )
@@ -940,6 +955,10 @@ class StorageSCU:
             return StoreOutcome(f.path, f.sop_instance, None, f"not sent: {message}")
         assert sent is not None
         return sent
+
+
+#: bytes of data sets outstanding beyond which the next request waits for a response
+_PIPELINE_BYTES = 256 * 1024
 
 
 def _store_command(f: _File, message_id: int) -> bytes:
