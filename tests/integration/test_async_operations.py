@@ -10,7 +10,6 @@ Being Responded To, in whatever order they come.
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +35,7 @@ from storecore.ul import (
 )
 
 from ..unit.storage.helpers import CT, write_instance
-from .conftest import dcmtk, dcmtk_env, free_port
+from .conftest import storescp
 
 
 @pytest.fixture
@@ -80,24 +79,8 @@ def test_storecore_at_both_ends_pipelines_up_to_the_granted_window(
 def test_a_peer_that_does_not_answer_the_proposal_gets_one_at_a_time(
     tmp_path: Path, files: list[Path], windows: list[int]
 ) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
-    port = free_port()
-    proc = subprocess.Popen(
-        [dcmtk("storescp"), "-aet", "STORESCP", "-od", str(out), str(port)],
-        env=dcmtk_env(),
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                threading.Event().wait(0.05)
+    with storescp(tmp_path / "out") as port:
         outcomes = StorageSCU().send(files[:5], "127.0.0.1", port, "STORESCP")
-    finally:
-        proc.terminate()
-        proc.wait(10)
     assert windows == [1]
     assert [o.status for o in outcomes] == [0] * 5
 

@@ -17,7 +17,7 @@ from storecore.scu import StorageSCU
 from storecore.storage import Archive, StoragePolicy
 
 from ..unit.storage.helpers import dataset_bytes, write_instance
-from .conftest import dcmtk, dcmtk_env, free_port
+from .conftest import dcmtk, dcmtk_env, free_port, storescp
 
 JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80"
 MR = "1.2.840.10008.5.1.4.1.1.4"
@@ -62,57 +62,48 @@ def test_chain_dcmtk_to_a_to_b_and_to_dcmtk(tmp_path: Path) -> None:
     files = [write_instance(tmp_path / "in", sop_instance_uid=f"1.2.3.{n}") for n in range(1, 6)]
     jp2 = Path(pydicom.data.get_testdata_file("MR_small_jp2klossless.dcm"))
     out = tmp_path / "dcmtk"
-    out.mkdir()
-    dcmtk_port = free_port()
-    storescp = subprocess.Popen(
-        [dcmtk("storescp"), "-aet", "DCMTK", "-od", str(out), str(dcmtk_port)],
-        env=dcmtk_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with node(tmp_path / "b", transfer_syntaxes=[JPEG_LS_LOSSLESS]) as (b, b_scp, _):
-            rules = [
-                ForwardRule(
-                    "to-b",
-                    "STORECORE",
-                    "127.0.0.1",
-                    b_scp.address[1],
-                    transfer_syntaxes=(JPEG_LS_LOSSLESS,),
-                ),
-                ForwardRule("to-dcmtk", "DCMTK", "127.0.0.1", dcmtk_port),
-            ]
-            with node(tmp_path / "a", rules) as (a, a_scp, _):
-                sent = subprocess.run(
-                    [dcmtk("storescu"), "-aec", "STORECORE", "-xv", "127.0.0.1",
-                     str(a_scp.address[1]), *map(str, files), str(jp2)],
-                    env=dcmtk_env(), capture_output=True, text=True, timeout=120,
-                )  # fmt: skip
-                assert sent.returncode == 0, sent.stderr
-                try:
-                    wait_for(lambda: len(_jobs(a, "done")) == 12)
-                except AssertionError:
-                    raise AssertionError(
-                        [(j.rule, j.state, j.status, j.error) for j in _jobs(a)]
-                    ) from None
-                jobs = _jobs(a)
-                assert {j.state for j in jobs} == {"done"}
-                to_b = [j for j in jobs if j.rule == "to-b"]
-                assert {j.transcode["path"] for j in to_b} == {"SUPPORTED"}
-                assert {j.transcode["target_ts"] for j in to_b} == {JPEG_LS_LOSSLESS}
-            for uid in [f"1.2.3.{n}" for n in range(1, 6)] + [pydicom.dcmread(jp2).SOPInstanceUID]:
-                row = b.instance(uid)
-                assert row is not None and row.stored_transfer_syntax == JPEG_LS_LOSSLESS
-            by_uid = {pydicom.dcmread(p).SOPInstanceUID: p for p in out.iterdir()}
-            assert len(by_uid) == 6
-            for src in [*files, jp2]:
-                original = pydicom.dcmread(src)
-                for copy in (pydicom.dcmread(by_uid[original.SOPInstanceUID]),
-                             pydicom.dcmread(b.path(original.SOPInstanceUID))):  # fmt: skip
-                    assert (copy.pixel_array == original.pixel_array).all()
-    finally:
-        storescp.terminate()
-        storescp.wait(10)
+    with (
+        storescp(out, "DCMTK") as dcmtk_port,
+        node(tmp_path / "b", transfer_syntaxes=[JPEG_LS_LOSSLESS]) as (b, b_scp, _),
+    ):
+        rules = [
+            ForwardRule(
+                "to-b",
+                "STORECORE",
+                "127.0.0.1",
+                b_scp.address[1],
+                transfer_syntaxes=(JPEG_LS_LOSSLESS,),
+            ),
+            ForwardRule("to-dcmtk", "DCMTK", "127.0.0.1", dcmtk_port),
+        ]
+        with node(tmp_path / "a", rules) as (a, a_scp, _):
+            sent = subprocess.run(
+                [dcmtk("storescu"), "-aec", "STORECORE", "-xv", "127.0.0.1",
+                 str(a_scp.address[1]), *map(str, files), str(jp2)],
+                env=dcmtk_env(), capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert sent.returncode == 0, sent.stderr
+            try:
+                wait_for(lambda: len(_jobs(a, "done")) == 12)
+            except AssertionError:
+                raise AssertionError(
+                    [(j.rule, j.state, j.status, j.error) for j in _jobs(a)]
+                ) from None
+            jobs = _jobs(a)
+            assert {j.state for j in jobs} == {"done"}
+            to_b = [j for j in jobs if j.rule == "to-b"]
+            assert {j.transcode["path"] for j in to_b} == {"SUPPORTED"}
+            assert {j.transcode["target_ts"] for j in to_b} == {JPEG_LS_LOSSLESS}
+        for uid in [f"1.2.3.{n}" for n in range(1, 6)] + [pydicom.dcmread(jp2).SOPInstanceUID]:
+            row = b.instance(uid)
+            assert row is not None and row.stored_transfer_syntax == JPEG_LS_LOSSLESS
+        by_uid = {pydicom.dcmread(p).SOPInstanceUID: p for p in out.iterdir()}
+        assert len(by_uid) == 6
+        for src in [*files, jp2]:
+            original = pydicom.dcmread(src)
+            for copy in (pydicom.dcmread(by_uid[original.SOPInstanceUID]),
+                         pydicom.dcmread(b.path(original.SOPInstanceUID))):  # fmt: skip
+                assert (copy.pixel_array == original.pixel_array).all()
 
 
 def test_destination_down_then_up_and_a_restart_mid_queue(tmp_path: Path) -> None:

@@ -11,8 +11,10 @@ References: PS3.8 Section 9.3.5 and Annex E.2; PS3.7 Section 9.3.1.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -102,6 +104,19 @@ def test_any_byte_changed_is_taken_or_left_as_the_assembler_would(
     pump_vs_feed(stream[:at] + bytes([value]) + stream[at + 1 :])
 
 
+@contextlib.contextmanager
+def _wire(out: int | None = None) -> Iterator[tuple[socket.socket, socket.socket, int]]:
+    """A socket pair (ours, theirs) and a file to pump into (a memfd unless `out`)."""
+    ours, theirs = socket.socketpair()
+    fd = os.memfd_create("pump") if out is None else out
+    try:
+        yield ours, theirs, fd
+    finally:
+        ours.close()
+        theirs.close()
+        os.close(fd)
+
+
 def _pair() -> tuple[PDUFramer, PDVAssembler]:
     assembler = PDVAssembler([1])
     assembler.feed(memoryview(command_pdu())[6:])
@@ -113,51 +128,33 @@ def test_the_scanner_checks_the_bytes_on_the_way() -> None:
     element = b"\x08\x00\x18\x00UI\x10\x00" + b"1.2.3.4.5.6.7.8\x00"
     framer, assembler = _pair()
     scanner = Scanner()
-    ours, theirs = socket.socketpair()
-    out = os.memfd_create("pump")
-    try:
+    with _wire() as (ours, theirs, out):
         theirs.sendall(pdata(pdv(1, 2, element[:-4])))
         outcome, nbytes, _, _ = pump_dataset(framer, assembler, ours.fileno(), out, scanner)
-        assert (outcome, nbytes) == (PUMP_LAST, len(element) - 4)
-        with pytest.raises(Exception, match="ends inside a value"):
-            scanner.close()
-    finally:
-        ours.close()
-        theirs.close()
-        os.close(out)
+    assert (outcome, nbytes) == (PUMP_LAST, len(element) - 4)
+    with pytest.raises(Exception, match="ends inside a value"):
+        scanner.close()
 
 
 def test_a_failed_write_drains_the_data_set_and_reports_the_errno() -> None:
     framer, assembler = _pair()
-    ours, theirs = socket.socketpair()
-    read_only = os.open("/dev/null", os.O_RDONLY)
-    try:
+    with _wire(os.open("/dev/null", os.O_RDONLY)) as (ours, theirs, read_only):
         theirs.sendall(pdata(pdv(1, 0, b"a" * 100)) + pdata(pdv(1, 2, b"b" * 50)) + A_RELEASE_RQ)
         outcome, nbytes, write_errno, _ = pump_dataset(framer, assembler, ours.fileno(), read_only)
-        assert (outcome, nbytes) == (PUMP_LAST, 150)
-        assert write_errno != 0  # EBADF: the data set was consumed all the same
-        pdu = framer.next_pdu()
-        assert pdu is not None and pdu[0] == 5  # the release request is left for the caller
-    finally:
-        ours.close()
-        theirs.close()
-        os.close(read_only)
+    assert (outcome, nbytes) == (PUMP_LAST, 150)
+    assert write_errno != 0  # EBADF: the data set was consumed all the same
+    pdu = framer.next_pdu()
+    assert pdu is not None and pdu[0] == 5  # the release request is left for the caller
 
 
 def test_a_silent_peer_is_a_time_out() -> None:
     framer, assembler = _pair()
-    ours, theirs = socket.socketpair()
-    out = os.memfd_create("pump")
-    try:
+    with _wire() as (ours, theirs, out):
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, (0).to_bytes(8, "little") + (
             50_000).to_bytes(8, "little"))  # 50 ms  # fmt: skip
         theirs.sendall(pdata(pdv(1, 0, b"a" * 10)))
         outcome, nbytes, _, _ = pump_dataset(framer, assembler, ours.fileno(), out)
-        assert (outcome, nbytes) == (PUMP_TIMEOUT, 10)
-    finally:
-        ours.close()
-        theirs.close()
-        os.close(out)
+    assert (outcome, nbytes) == (PUMP_TIMEOUT, 10)
 
 
 def test_a_socket_that_fails_is_a_receive_error() -> None:
@@ -172,14 +169,8 @@ def test_a_socket_that_fails_is_a_receive_error() -> None:
 
 def test_no_message_in_progress_leaves_everything_to_the_assembler() -> None:
     framer, assembler = PDUFramer(16384), PDVAssembler([1])  # no command yet
-    ours, theirs = socket.socketpair()
-    out = os.memfd_create("pump")
-    try:
+    with _wire() as (ours, theirs, out):
         theirs.sendall(pdata(pdv(1, 2, b"data before its command")))
         outcome, nbytes, _, _ = pump_dataset(framer, assembler, ours.fileno(), out)
-        assert (outcome, nbytes) == (PUMP_YIELD, 0)
-        assert framer.next_pdu() is not None  # still there, for feed() to refuse
-    finally:
-        ours.close()
-        theirs.close()
-        os.close(out)
+    assert (outcome, nbytes) == (PUMP_YIELD, 0)
+    assert framer.next_pdu() is not None  # still there, for feed() to refuse
