@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import select
 import socket
 import ssl
@@ -670,7 +671,14 @@ class _Session:
         context_id, request, handle = pending
         self.stats.bytes += event.nbytes
         if event.write_errno:
-            handle.direct_failed(event.write_errno)  # type: ignore[attr-defined]
+            failed = getattr(handle, "direct_failed", None)
+            if failed is not None:
+                failed(event.write_errno)
+            else:  # a sink that offered its file but cannot be told: refuse here
+                handle.abort()
+                why = _short(f"cannot write: {os.strerror(event.write_errno)}")
+                handle = RefusedHandle(StoreResult(_OUT_OF_RESOURCES, why))
+                self.pending = (context_id, request, handle)
         if event.last:
             self._complete(context_id, request, handle)
 
