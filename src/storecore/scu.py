@@ -626,35 +626,8 @@ class StorageSCU:
         called_ae_title: str,
         progress: Callable[[StoreOutcome], None] | None = None,
     ) -> list[StoreOutcome]:
-        outcomes: list[StoreOutcome] = []
         with self._associate(host, port, called_ae_title, self._contexts(files)) as session:
-            if session.window > 1:
-                return self._send_pipelined(session, files, host, port, progress)
-            for message_id, f in enumerate(files, start=1):
-                try:
-                    upcoming = files[message_id] if message_id < len(files) else None
-                    outcomes.append(self._store(session, f, message_id & 0xFFFF, upcoming))
-                    if progress is not None:
-                        progress(outcomes[-1])
-                except StorecoreError as exc:  # TransportClosed, or an undecodable response
-                    # the peer vanished: this instance was not acknowledged (it may or
-                    # may not have been kept), the rest were not sent; the outcomes of
-                    # those answered stay as the peer gave them
-                    log.warning("association to %s:%d ended: %s", host, port, exc)
-                    outcomes.append(
-                        StoreOutcome(f.path, f.sop_instance, None, f"not acknowledged: {exc}")
-                    )
-                    outcomes += [
-                        StoreOutcome(
-                            g.path, g.sop_instance, None, "not sent: the association ended"
-                        )
-                        for g in files[len(outcomes) :]
-                    ]
-                    if progress is not None:
-                        for o in outcomes[-(len(files) - message_id + 1) :]:
-                            progress(o)
-                    break
-        return outcomes
+            return self._send_pipelined(session, files, host, port, progress)
 
     def _send_pipelined(
         self,
@@ -673,9 +646,12 @@ class StorageSCU:
         pay for the sender's TCP work, as the acknowledgements it sends
         release the sender's queue in its own context). Responses are
         matched to their requests by Message ID Being Responded To, in
-        whatever order they come. If the association ends, the outstanding
-        instances are "not acknowledged" and the rest "not sent", as with one
-        at a time.
+        whatever order they come. With a window of 1 (a peer that does not
+        answer the proposal) this is one C-STORE at a time, the next command
+        encoded while the peer stores the current instance. If the association
+        ends, the instances outstanding or being sent are "not acknowledged"
+        (the peer may or may not have kept them) and the rest "not sent"; those
+        answered keep the peer's status.
         """
         done: dict[int, StoreOutcome] = {}
         # Message ID -> (index, file, syntax sent, record, bytes sent)
@@ -708,18 +684,27 @@ class StorageSCU:
                 ),
             )
 
+        def must_wait(message_id: int) -> bool:
+            return bool(outstanding) and (
+                len(outstanding) >= session.window
+                or in_flight >= _PIPELINE_BYTES
+                or message_id in outstanding
+            )
+
+        sending: tuple[int, _File] | None = None  # partly sent when the association ends
         try:
             for index, f in enumerate(files):
                 # Message IDs 1-65535, skipping those still outstanding after a wrap
                 message_id = index % 0xFFFF + 1
-                while outstanding and (
-                    len(outstanding) >= session.window
-                    or in_flight >= _PIPELINE_BYTES
-                    or message_id in outstanding
-                ):
-                    await_one()
+                if must_wait(message_id):
+                    # while the peer stores: off the path from its response to our next bytes
+                    session.prepare_command(f, message_id)
+                    while must_wait(message_id):
+                        await_one()
                 before = session.channel.bytes_sent
+                sending = (index, f)
                 sent = self._send_one(session, f, message_id)
+                sending = None
                 if isinstance(sent, StoreOutcome):
                     record(index, sent)
                 else:
@@ -730,7 +715,8 @@ class StorageSCU:
                 await_one()
         except StorecoreError as exc:  # TransportClosed, or an undecodable response
             log.warning("association to %s:%d ended: %s", host, port, exc)
-            for index, f, _, _, _ in outstanding.values():
+            unanswered = [(i, f) for i, f, _, _, _ in outstanding.values()]
+            for index, f in sorted(unanswered + ([sending] if sending is not None else [])):
                 record(
                     index, StoreOutcome(f.path, f.sop_instance, None, f"not acknowledged: {exc}")
                 )
@@ -876,34 +862,6 @@ class StorageSCU:
             return (f.ts, None), None
         finally:
             os.close(fd)
-
-    def _store(
-        self, session: _Session, f: _File, message_id: int, upcoming: _File | None = None
-    ) -> StoreOutcome:
-        """Send `f` and await its response; `upcoming`'s command is encoded while waiting."""
-        sent = self._send_one(session, f, message_id)
-        if isinstance(sent, StoreOutcome):
-            return sent
-        sent_ts, record = sent
-        if upcoming is not None:
-            # while the peer stores this instance: off the path from its response
-            # to the next instance's first bytes
-            session.prepare_command(upcoming, (message_id + 1) & 0xFFFF)
-        response = session.response()
-        if (
-            not isinstance(response, C_STORE_RSP)
-            or response.MessageIDBeingRespondedTo != message_id
-        ):
-            raise TransportClosed(f"unexpected response {response!r} to C-STORE {message_id}")
-        return StoreOutcome(
-            f.path,
-            f.sop_instance,
-            response.Status,
-            response.ErrorComment,
-            sent_ts,
-            record,
-            f.sop_class,
-        )
 
     def _send_one(
         self, session: _Session, f: _File, message_id: int
