@@ -675,10 +675,8 @@ class _Session:
             if failed is not None:
                 failed(event.write_errno)
             else:  # a sink that offered its file but cannot be told: refuse here
-                handle.abort()
-                why = _short(f"cannot write: {os.strerror(event.write_errno)}")
-                handle = RefusedHandle(StoreResult(_OUT_OF_RESOURCES, why))
-                self.pending = (context_id, request, handle)
+                why = f"cannot write: {os.strerror(event.write_errno)}"
+                handle = self._refuse_rest(context_id, request, handle, _OUT_OF_RESOURCES, why)
         if event.last:
             self._complete(context_id, request, handle)
 
@@ -693,12 +691,28 @@ class _Session:
         except Exception as exc:
             log.exception("sink failed writing %s", request and request.AffectedSOPInstanceUID)
             status = _OUT_OF_RESOURCES if isinstance(exc, OSError) else _PROCESSING_FAILURE
-            handle.abort()
-            handle = RefusedHandle(StoreResult(status, _short(f"sink failed: {exc}")))
-            self.pending = (context_id, request, handle)
-            self.channel.direct = None  # the rest is drained on this path
+            handle = self._refuse_rest(context_id, request, handle, status, f"sink failed: {exc}")
         if event.last:
             self._complete(context_id, request, handle)
+
+    def _refuse_rest(
+        self,
+        context_id: int,
+        request: C_STORE_RQ | None,
+        handle: StoreHandle,
+        status: int,
+        comment: str,
+    ) -> StoreHandle:
+        """The sink failed mid-data set: drop its part, drain the rest, answer `status`.
+
+        The rest goes through the assembler path into the refusal (never on the
+        fast path into the file of the handle just aborted).
+        """
+        handle.abort()
+        refused = RefusedHandle(StoreResult(status, _short(comment)))
+        self.pending = (context_id, request, refused)
+        self.channel.direct = None
+        return refused
 
     def _complete(
         self, context_id: int, request: C_STORE_RQ | None, handle: StoreHandle

@@ -178,18 +178,22 @@ class _DirectoryHandle:
         except StorecoreError as exc:
             self.failed = StoreResult(_CANNOT_UNDERSTAND, _comment(str(exc)))
 
-    def write(self, chunk: memoryview) -> None:
-        if self.failed is not None:
-            return  # keep reading the peer's fragments; the answer is decided
+    def _write(self, chunk: Buffer | None = None) -> bool:
+        """Write the File Meta if it is still pending, then `chunk`; False once failed."""
+        head, self.head = self.head, b""
         try:
-            if self.head:
-                head, self.head = self.head, b""
+            if head:
                 _write_all(self.fd, head, chunk)
-            else:
+            elif chunk is not None:
                 _write_all(self.fd, chunk)
         except OSError as exc:
-            self.failed = StoreResult(_OUT_OF_RESOURCES, _comment(f"cannot write: {exc.strerror}"))
-            return
+            self.direct_failed(exc.errno or 0)
+            return False
+        return True
+
+    def write(self, chunk: memoryview) -> None:
+        if self.failed is not None or not self._write(chunk):
+            return  # keep reading the peer's fragments; the answer is decided
         try:
             self.scanner.feed(chunk)
         except DatasetError as exc:
@@ -198,15 +202,8 @@ class _DirectoryHandle:
     def direct(self) -> tuple[int, CScanner] | None:
         """The file and the scanner's C core for the SCP's fast path (see StoreHandle)."""
         core = self.scanner.core()
-        if self.failed is not None or core is None:
+        if self.failed is not None or core is None or not self._write():
             return None
-        if self.head:
-            head, self.head = self.head, b""
-            try:
-                _write_all(self.fd, head)
-            except OSError as exc:
-                self.direct_failed(exc.errno or 0)
-                return None
         return self.fd, core
 
     def direct_failed(self, error: int) -> None:
@@ -218,9 +215,9 @@ class _DirectoryHandle:
     def finish(self) -> StoreResult:
         result = self.failed
         try:
+            if result is None and not self._write():  # no fragment came: the File Meta alone
+                result = self.failed
             if result is None:
-                if self.head:  # no fragment came (an empty data set): the File Meta alone
-                    _write_all(self.fd, self.head)
                 if self.sink.fsync:
                     os.fsync(self.fd)
                 result = self._check()
