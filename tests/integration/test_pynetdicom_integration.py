@@ -663,7 +663,8 @@ def test_the_documented_example_runs(tmp_path: Path) -> None:
         ),
     }
     proc = subprocess.Popen(
-        [sys.executable, str(script)],
+        # faulthandler: a hang below ends with SIGABRT and every thread's stack
+        [sys.executable, "-X", "faulthandler", str(script)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -704,7 +705,12 @@ def test_the_documented_example_runs(tmp_path: Path) -> None:
         assert committed.ok, committed
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=10)
+            raise AssertionError(f"the example did not stop on SIGINT:\n{err}") from None
     assert proc.returncode == 0, err
     with _archive(tmp_path / "archive") as archive:
         assert not archive.recovery and archive.verify().ok
