@@ -670,6 +670,10 @@ def test_the_documented_example_runs(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C must reach it even when this run inherited SIGINT ignored (a
+        # shell's background job): Python then keeps it ignored, and the
+        # example never stopped (its stack, in such a run: still in select)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         _wait_for_port(port, proc)
