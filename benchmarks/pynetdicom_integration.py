@@ -177,7 +177,14 @@ def transfer(name: str, corpus: NetCorpus, work: Path) -> Run:
     port = free_port()
     env = child_env()
     proc = subprocess.Popen(
-        _receiver(name, out, port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        _receiver(name, out, port),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        # pynetdicom's storescp stops on SIGINT (below): reset it, since a run
+        # started as a shell's background job inherits it ignored, and Python
+        # keeps it so (the receiver then sat out the 60 s and was killed)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         _wait_listening(port, proc)
