@@ -220,3 +220,28 @@ def test_a_uid_the_command_cannot_carry_is_not_sent_and_the_rest_are(
     assert bad.status is None
     assert bad.comment == f"not sent: (0000,1000): '{uid}' is not a valid UID (PS3.5 Section 9.1)"
     assert (store_dir / f"{third.sop_instance_uid}.dcm").exists()
+
+
+def test_data_sets_that_shrink_and_grow_are_stored_as_sent(
+    small_pdu_scp: StorageSCP, store_dir: Path, tmp_path: Path
+) -> None:
+    """The SCP's fast path writes each data set over a spare file pre-written to the
+    size of the one before (DirectorySink.prepare): what is stored is what was sent,
+    whether the next data set is smaller (the zeros cut off) or larger."""
+    source = pydicom.dcmread(pydicom.data.get_testdata_file("CT_small.dcm"))
+    paths = []
+    for n, rows in enumerate((128, 16, 16, 128, 64)):
+        ds = source.copy()
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.Rows = ds.Columns = rows
+        ds.PixelData = bytes([n + 1]) * (rows * rows * 2)
+        path = tmp_path / f"sized{n}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    host, port = small_pdu_scp.address
+    outcomes = StorageSCU(async_operations=1).send(paths, host, port, "STORECORE")
+    assert [o.status for o in outcomes] == [0] * len(paths), [o.comment for o in outcomes]
+    for o in outcomes:
+        assert dataset_bytes(store_dir / f"{o.sop_instance_uid}.dcm") == dataset_bytes(o.path)
+    wait_idle(small_pdu_scp)
+    assert leftovers(store_dir) == []

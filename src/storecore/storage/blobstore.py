@@ -87,6 +87,44 @@ def blob_key(
     return f"{study_instance_uid}/{series_instance_uid}/{name}"
 
 
+#: the most a spare file is pre-written with (:func:`prewrite`)
+PREWRITE_MAX = 4 << 20
+_ZEROS = bytes(1 << 20)
+
+
+def prewrite(fd: int, size: int) -> int:
+    """Fill a new file with `size` zero bytes (at most :data:`PREWRITE_MAX`), then rewind.
+
+    Writing into a new file costs mostly the page cache's new pages (and the
+    file system's block reservations), not the copy: ~130 us of CPU for 0.5
+    MB here, against ~40 us to overwrite pages already there. A sink that
+    prepares its next file while the association is idle (after a response,
+    before the next request) therefore pre-writes it to the size it expects,
+    and the data set that then arrives only overwrites: the page allocation
+    leaves the time between a data set's last PDU and its response. The
+    caller cuts the file back to what it wrote (:func:`cut_back`).
+
+    Returns the bytes written: fewer (even 0) when the file system refuses
+    them, which is not an error here (the data set's own writes will say).
+    """
+    size = min(size, PREWRITE_MAX)
+    done = 0
+    with contextlib.suppress(OSError), memoryview(_ZEROS) as zeros:
+        while done < size:
+            done += os.write(fd, zeros[: min(size - done, len(zeros))])
+    if done:
+        os.lseek(fd, 0, os.SEEK_SET)
+    return done
+
+
+def cut_back(fd: int, prewritten: int) -> int:
+    """Cut a pre-written file back to the bytes written since (its position), returned."""
+    end = os.lseek(fd, 0, os.SEEK_CUR)
+    if end < prewritten:
+        os.ftruncate(fd, end)
+    return end
+
+
 class Spool:
     """A file being received: written with plain ``os.write``, no buffering layer.
 
@@ -98,14 +136,21 @@ class Spool:
     waits for the disk, and the kernel's own writeback or the flusher's sync
     does the same work later, outside the association's thread.
 
+    With `expect`, the new file is pre-written to that many bytes
+    (:func:`prewrite`: a spool made while the association is idle), and
+    :meth:`close` cuts it back to what :meth:`write` wrote.
+
     `path` is a plain string: the ingest opens, renames and links it once per
     instance, and a :class:`~pathlib.Path` would be converted back each time.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, writeback: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, writeback: bool = True, expect: int = 0
+    ) -> None:
         self.path: str | os.PathLike[str] = path
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         self.size = 0
+        self.prewritten = prewrite(self.fd, expect) if expect else 0
         # bytes whose writeback was started; never starting it is "all started"
         self._started = 0 if writeback and _sync_file_range is not None else -1
 
@@ -136,6 +181,7 @@ class Spool:
         spool.path = path
         spool.fd = -1
         spool.size = os.stat(path).st_size
+        spool.prewritten = 0
         spool._started = -1
         return spool
 
@@ -143,12 +189,19 @@ class Spool:
         os.fsync(self.fd)
 
     def close(self) -> None:
+        """Close the complete file, cut back to what was written."""
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            try:
+                if self.size < self.prewritten:
+                    os.ftruncate(fd, self.size)
+            finally:
+                os.close(fd)
+
+    def discard(self) -> None:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
             os.close(fd)
-
-    def discard(self) -> None:
-        self.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
@@ -184,7 +237,8 @@ class PendingDelete:
 class BlobStore(Protocol):
     """What the ingest pipeline and the archive need of a blob store."""
 
-    def spool(self) -> Spool: ...
+    def spool(self, expect: int = 0) -> Spool:
+        """A new spool file (pre-written to `expect` bytes: see :class:`Spool`)."""
 
     def adopt(self, path: str | os.PathLike[str]) -> Spool:
         """Take a complete file written elsewhere as a spool file (it is moved, or copied)."""
@@ -295,10 +349,10 @@ class FilesystemStore:
 
     # --------------------------------------------------------------- ingest
 
-    def spool(self) -> Spool:
+    def spool(self, expect: int = 0) -> Spool:
         with _SEQUENCE_LOCK:
             n = next(_SEQUENCE)
-        return Spool(f"{self._spool}in-{self._pid}-{n}", writeback=self.writeback)
+        return Spool(f"{self._spool}in-{self._pid}-{n}", writeback=self.writeback, expect=expect)
 
     def adopt(self, path: str | os.PathLike[str]) -> Spool:
         """Move a complete file written by someone else (pynetdicom) into the spool.

@@ -334,6 +334,8 @@ class ArchiveSink:
         self.policy = policy
         self._reserved = 0
         self._lock = threading.Lock()
+        #: the size of the last file committed: what :meth:`prepare` pre-writes
+        self.expect = 0
 
     # --------------------------------------------------------------- space
 
@@ -381,9 +383,11 @@ class ArchiveSink:
         The SCP calls this after each response (:class:`StoreSink`): the file
         exists before the request arrives, and its creation is no longer
         between the request and the response. It holds no reservation; that
-        is taken when the request comes (:meth:`begin`).
+        is taken when the request comes (:meth:`begin`). It is pre-written to
+        the size of the last file committed (:func:`~storecore.storage.blobstore.prewrite`):
+        the page cache's new pages are taken now, not while the data set arrives.
         """
-        return _PreparedSpool(self, self.store.spool())
+        return _PreparedSpool(self, self.store.spool(self.expect))
 
     def adopt(self, path: str | os.PathLike[str], request: StoreRequest) -> StoreResult:
         """Ingest a Part 10 file another writer has completed, moving it into the archive.
@@ -819,6 +823,7 @@ class _IngestHandle:
             self._fail_os(exc)
             assert self.failed is not None
             return self.failed
+        self.sink.expect = spool.size  # what the next prepared spool is pre-written to
         req = self.request
         record = _record(
             self.captures,

@@ -28,6 +28,7 @@ from storecore._typing import Buffer
 from storecore.dataset import Scanner
 from storecore.dataset.part10 import encode_file_meta
 from storecore.errors import DatasetError, StorecoreError
+from storecore.storage.blobstore import cut_back, prewrite
 from storecore.uid import is_valid_uid
 
 __all__ = [
@@ -131,14 +132,19 @@ def _comment(text: str) -> str:
 
 
 class _SpareFile:
-    """A temporary file created ahead of its instance (:meth:`DirectorySink.prepare`)."""
+    """A temporary file created ahead of its instance (:meth:`DirectorySink.prepare`).
 
-    def __init__(self, sink: DirectorySink) -> None:
+    Pre-written to the size of the sink's last instance when made while the
+    association is idle (:func:`prewrite`).
+    """
+
+    def __init__(self, sink: DirectorySink, expect: int = 0) -> None:
         self.sink = sink
         # a name no other handle uses (process, counter), created exclusively;
         # plain os-level writes, no buffering layer in between
         self.tmp = f"{sink.folder}{os.sep}.incoming-{os.getpid()}-{next(_SEQUENCE)}"
         self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        self.prewritten = prewrite(self.fd, expect) if expect else 0
 
     def begin(self, request: StoreRequest) -> StoreHandle:
         if not is_valid_uid(request.sop_instance_uid):
@@ -160,6 +166,7 @@ class _DirectoryHandle:
         self.request = request
         self.final = f"{sink.folder}{os.sep}{request.sop_instance_uid}.dcm"
         self.tmp, self.fd = spare.tmp, spare.fd
+        self.prewritten = spare.prewritten
         self.failed: StoreResult | None = None
         # the structure is checked as it passes (no tokens kept, values skipped);
         # only the two UIDs are copied out
@@ -214,15 +221,18 @@ class _DirectoryHandle:
 
     def finish(self) -> StoreResult:
         result = self.failed
+        size = 0
         try:
             if result is None and not self._write():  # no fragment came: the File Meta alone
                 result = self.failed
             if result is None:
+                size = cut_back(self.fd, self.prewritten)
                 if self.sink.fsync:
                     os.fsync(self.fd)
                 result = self._check()
             self._close()
             if result.status == _SUCCESS or result.status >> 12 == 0xB:
+                self.sink.expect = size  # what the next spare file is pre-written to
                 os.replace(self.tmp, self.final)
                 if self.sink.fsync:
                     _fsync_dir(self.sink.root)
@@ -318,6 +328,8 @@ class DirectorySink:
         self.root.mkdir(parents=True, exist_ok=True)
         self.folder = os.fspath(self.root)  # the hot path joins strings, not Paths
         self.fsync = fsync
+        #: the size of the last file stored: what :meth:`prepare` pre-writes
+        self.expect = 0
 
     def path_for(self, sop_instance_uid: str) -> Path:
         """The file an instance is stored in."""
@@ -329,8 +341,11 @@ class DirectorySink:
         return _DirectoryHandle(_SpareFile(self), request)
 
     def prepare(self) -> Prepared:
-        """Create the next instance's temporary file now, while the association is idle."""
-        return _SpareFile(self)
+        """Create the next instance's temporary file now, while the association is idle.
+
+        It is pre-written to the size of the last file stored (see :func:`prewrite`).
+        """
+        return _SpareFile(self, self.expect)
 
 
 class RefusedHandle:

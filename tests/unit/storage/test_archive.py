@@ -152,6 +152,34 @@ def test_a_prepared_spool_is_used_by_the_next_instance(tmp_path: Path) -> None:
         assert list((tmp_path / "archive" / "spool").iterdir()) == []
 
 
+@pytest.mark.parametrize("sizes", [(3000, 50), (50, 3000)], ids=["smaller", "larger"])
+def test_a_prepared_spool_is_prewritten_to_the_last_size_and_cut_back(
+    tmp_path: Path, sizes: tuple[int, int]
+) -> None:
+    # the spool made while the association is idle holds zeros to the size of
+    # the last file committed; the next data set overwrites them, and what is
+    # stored (and digested, and verified) is exactly what was sent
+    spool_dir = tmp_path / "archive" / "spool"
+    with _archive(tmp_path) as archive:
+        sink = archive.sink()
+        for n, pixels in enumerate(sizes):
+            uid = f"1.2.3.4.5.{n + 7}"
+            data = make_instance(sop_instance_uid=uid, pixels=b"\x05\x06" * pixels)
+            prepared = sink.prepare()
+            (spool,) = spool_dir.iterdir()
+            assert spool.stat().st_size == (sink.expect if n else 0)
+            request = StoreRequest(CT, uid, "1.2.840.10008.1.2.1", "A", "B", 1)
+            handle = prepared.begin(request)
+            handle.write(memoryview(data[len(_meta(data)) :]))
+            assert handle.finish().status == 0x0000
+            stored = archive.path(uid)
+            assert dataset_bytes(stored) == data[len(_meta(data)) :]
+            assert sink.expect == stored.stat().st_size
+        assert list(spool_dir.iterdir()) == []
+        report = archive.verify()
+        assert report.ok and report.checked == 2
+
+
 @pytest.mark.parametrize("uid", ["../../x", "1.2.3.4.5.6"], ids=["invalid-uid", "discarded"])
 def test_a_prepared_spool_refused_or_discarded_leaves_nothing(tmp_path: Path, uid: str) -> None:
     with _archive(tmp_path) as archive:

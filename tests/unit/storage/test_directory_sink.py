@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pydicom
 import pytest
 
 from storecore.storage import DirectorySink, StoreRequest
+from storecore.storage.blobstore import PREWRITE_MAX, cut_back, prewrite
 
 from .helpers import CT, dataset_bytes, make_instance
 
@@ -90,6 +92,63 @@ def test_an_aborted_instance_leaves_nothing(tmp_path: Path) -> None:
     handle.write(memoryview(dataset)[:100])
     handle.abort()
     assert _files(tmp_path) == []
+
+
+def _store(sink: DirectorySink, data: bytes) -> Path:
+    request, dataset = _request(data)
+    handle = sink.prepare().begin(request)
+    handle.write(memoryview(dataset))
+    assert handle.finish().status == 0
+    path = sink.path_for(request.sop_instance_uid)
+    assert dataset_bytes(path) == dataset
+    return path
+
+
+@pytest.mark.parametrize("sizes", [(4000, 100), (100, 4000), (4000, 4000), (0, 20000)])
+def test_a_file_prepared_after_a_store_is_prewritten_and_cut_back_to_what_came(
+    tmp_path: Path, sizes: tuple[int, int]
+) -> None:
+    # the spare file is pre-written to the last file's size (zeros), then the
+    # next data set overwrites it; a smaller one leaves no zeros behind, a
+    # larger one runs past the end
+    sink = DirectorySink(tmp_path)
+    first = _store(sink, make_instance(pixels=b"\x01\x02" * sizes[0]))
+    assert sink.expect == first.stat().st_size
+    spare = sink.prepare()
+    (name,) = [n for n in _files(tmp_path) if n.startswith(".incoming-")]
+    assert (tmp_path / name).stat().st_size == first.stat().st_size
+    spare.discard()
+    second = _store(sink, make_instance(pixels=b"\x03\x04" * sizes[1]))
+    assert sink.expect == second.stat().st_size
+    assert pydicom.dcmread(second).PixelData == b"\x03\x04" * sizes[1]
+    assert not [n for n in _files(tmp_path) if n.startswith(".incoming-")]
+
+
+def test_a_refused_instance_does_not_change_what_is_prewritten(tmp_path: Path) -> None:
+    sink = DirectorySink(tmp_path)
+    first = _store(sink, make_instance(pixels=b"\x01\x02" * 3000))
+    request, _ = _request(make_instance())
+    handle = sink.prepare().begin(request)
+    assert handle.finish().status == 0xA900  # nothing came: refused
+    assert sink.expect == first.stat().st_size
+
+
+def test_prewrite_is_capped_and_never_raises(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        assert prewrite(fd, PREWRITE_MAX + 12345) == PREWRITE_MAX
+        assert os.lseek(fd, 0, os.SEEK_CUR) == 0
+        os.write(fd, b"abc")
+        assert cut_back(fd, PREWRITE_MAX) == 3
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"abc"
+    fd = os.open(path, os.O_RDONLY)  # writes fail (EBADF): nothing pre-written
+    try:
+        assert prewrite(fd, 4096) == 0
+    finally:
+        os.close(fd)
 
 
 def _fields(request: StoreRequest) -> dict[str, object]:
