@@ -235,11 +235,14 @@ def settle(workdir: Path | None = None, corpus_bytes: int = 0) -> None:
 
     - A run's output deleted at once (as this harness did) leaves its inodes
       "recently deleted": ext4 without a journal will not reuse an inode
-      freed in the last ~30 s, and checks every such inode of the group,
-      reading its inode table block, on each create (``recently_deleted``
+      freed in the last 60 s, 360 s while its inode table block is dirty
+      (``RECENTCY_MIN``, ``RECENTCY_DIRTY`` in ext4's ialloc.c), and looks
+      up every such inode of the group on each create (``recently_deleted``
       in ``find_inode_bit``). With 1,000 files just deleted a create cost
       ~0.2 ms of kernel CPU instead of ~5 us (``perf record``). So no output
-      is deleted before the end of the benchmark (:func:`retire`).
+      is deleted before the end of the benchmark (:func:`retire`); the check
+      only reads inode table blocks still cached, so the drop below also
+      ends it at once.
     - Page cache that grows into memory the guest has not touched lately
       costs a host fault per page: 0.5 MB written into a new file took
       ~1 ms of CPU, ~0.3 ms into memory the kernel had just freed. So the
@@ -250,7 +253,8 @@ def settle(workdir: Path | None = None, corpus_bytes: int = 0) -> None:
 
     The corpus is read back into the page cache afterwards (:func:`warm`).
     A `workdir` with less free space than four times `corpus_bytes` plus
-    2 GB has its retired outputs deleted, then waits out the 30 s.
+    2 GB has its retired outputs deleted, synced, then waits out the 60 s
+    (without root the page cache cannot be dropped, and only time clears it).
     """
     if workdir is not None:
         _make_room(workdir, corpus_bytes)
@@ -261,7 +265,7 @@ def settle(workdir: Path | None = None, corpus_bytes: int = 0) -> None:
 
 #: where :func:`retire` keeps each run's output until the end (under the workdir)
 RETIRED = "retired"
-_RECENTLY_DELETED_S = 35  # ext4's window (30 s, +5 while the inode's block is dirty)
+_RECENTLY_DELETED_S = 65  # ext4's window once the inode table is written back (60 s)
 
 
 def retire(out: Path, workdir: Path) -> None:
@@ -279,6 +283,7 @@ def _make_room(workdir: Path, corpus_bytes: int) -> None:
     print(f"low on space: deleting {kept} and waiting {_RECENTLY_DELETED_S} s (see settle)",
           file=sys.stderr, flush=True)  # fmt: skip
     shutil.rmtree(kept, ignore_errors=True)
+    os.sync()  # the inode table blocks clean: the window is 60 s, not 360
     time.sleep(_RECENTLY_DELETED_S)
 
 

@@ -20,9 +20,10 @@ old ``src`` and at the new one alternately, in one session. Give each run a
 ``TMPDIR`` of its own made at the filesystem's top (``mkdir /scratch-N``): the
 archive a run deletes at its end leaves thousands of inodes that ext4 without
 a journal (this machine's root) checks on every create for the next 1-6
-minutes (``_netpeers.settle`` says more), which made a second run in the same
-folder twice as slow as the first; a new top-level folder lands in another
-block group.
+minutes (60 s, or 360 while the inode table is unwritten; ``_netpeers.settle``
+says more, and ``sync`` then dropping the page cache as root ends it at
+once), which made a second run in the same folder twice as slow as the
+first; a new top-level folder lands in another block group.
 """
 
 from __future__ import annotations
