@@ -188,14 +188,22 @@ class Spool:
     def sync(self) -> None:
         os.fsync(self.fd)
 
+    def complete(self) -> None:
+        """Every byte is written: cut a pre-written file back to them (:func:`prewrite`).
+
+        From here on the file is what was written (validators may read it).
+        """
+        if self.fd >= 0 and self.size < self.prewritten:
+            os.ftruncate(self.fd, self.size)
+        self.prewritten = 0
+
     def close(self) -> None:
-        """Close the complete file, cut back to what was written."""
+        """Close the complete file (cut back to what was written: :meth:`complete`)."""
         if self.fd >= 0:
-            fd, self.fd = self.fd, -1
             try:
-                if self.size < self.prewritten:
-                    os.ftruncate(fd, self.size)
+                self.complete()
             finally:
+                fd, self.fd = self.fd, -1
                 os.close(fd)
 
     def discard(self) -> None:

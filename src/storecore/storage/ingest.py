@@ -585,6 +585,7 @@ class _IngestHandle:
     def _finish(self, spool: Spool) -> StoreResult | None:
         """Checks, validators and transcoding; None when the instance goes on to commit."""
         req = self.request
+        spool.complete()  # a pre-written spool holds zeros past the data set until now
         try:
             # a dataset that ends inside an element or sequence raises
             found = self.scanner.close()

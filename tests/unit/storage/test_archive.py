@@ -180,6 +180,27 @@ def test_a_prepared_spool_is_prewritten_to_the_last_size_and_cut_back(
         assert report.ok and report.checked == 2
 
 
+def test_a_validator_reads_a_prewritten_spool_as_exactly_what_came(tmp_path: Path) -> None:
+    # IngestedInstance.path is the complete Part 10 file: no zeros of the
+    # pre-write past a data set smaller than the last one
+    seen: list[bytes] = []
+
+    def reader(instance: IngestedInstance) -> list[Finding]:
+        with open(instance.path, "rb") as f:
+            seen.append(f.read())
+        return []
+
+    with _archive(tmp_path, validators=(reader,)) as archive:
+        sink = archive.sink()
+        for n, pixels in enumerate((3000, 50)):
+            uid = f"1.2.3.4.5.{n + 20}"
+            data = make_instance(sop_instance_uid=uid, pixels=b"\x05\x06" * pixels)
+            handle = sink.prepare().begin(StoreRequest(CT, uid, "1.2.840.10008.1.2.1", "A", "B", 1))
+            handle.write(memoryview(data[len(_meta(data)) :]))
+            assert handle.finish().status == 0x0000
+            assert seen[-1][len(_meta(seen[-1])) :] == data[len(_meta(data)) :]
+
+
 @pytest.mark.parametrize("uid", ["../../x", "1.2.3.4.5.6"], ids=["invalid-uid", "discarded"])
 def test_a_prepared_spool_refused_or_discarded_leaves_nothing(tmp_path: Path, uid: str) -> None:
     with _archive(tmp_path) as archive:
