@@ -334,7 +334,8 @@ class ArchiveSink:
         self.policy = policy
         self._reserved = 0
         self._lock = threading.Lock()
-        #: the size of the last file committed: what :meth:`prepare` pre-writes
+        #: the size of the last data set's spool file as received: what
+        #: :meth:`prepare` pre-writes
         self.expect = 0
 
     # --------------------------------------------------------------- space
@@ -384,7 +385,7 @@ class ArchiveSink:
         exists before the request arrives, and its creation is no longer
         between the request and the response. It holds no reservation; that
         is taken when the request comes (:meth:`begin`). It is pre-written to
-        the size of the last file committed (:func:`~storecore.storage.blobstore.prewrite`):
+        the size of the last spool received (:func:`~storecore.storage.blobstore.prewrite`):
         the page cache's new pages are taken now, not while the data set arrives.
         """
         return _PreparedSpool(self, self.store.spool(self.expect))
@@ -586,6 +587,7 @@ class _IngestHandle:
         """Checks, validators and transcoding; None when the instance goes on to commit."""
         req = self.request
         spool.complete()  # a pre-written spool holds zeros past the data set until now
+        self.sink.expect = spool.size  # as received: what the next spool is pre-written to
         try:
             # a dataset that ends inside an element or sequence raises
             found = self.scanner.close()
@@ -824,7 +826,6 @@ class _IngestHandle:
             self._fail_os(exc)
             assert self.failed is not None
             return self.failed
-        self.sink.expect = spool.size  # what the next prepared spool is pre-written to
         req = self.request
         record = _record(
             self.captures,

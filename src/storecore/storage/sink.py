@@ -135,7 +135,7 @@ class _SpareFile:
     """A temporary file created ahead of its instance (:meth:`DirectorySink.prepare`).
 
     Pre-written to the size of the sink's last instance when made while the
-    association is idle (:func:`prewrite`).
+    association is idle (:func:`~storecore.storage.blobstore.prewrite`).
     """
 
     def __init__(self, sink: DirectorySink, expect: int = 0) -> None:
@@ -343,7 +343,8 @@ class DirectorySink:
     def prepare(self) -> Prepared:
         """Create the next instance's temporary file now, while the association is idle.
 
-        It is pre-written to the size of the last file stored (see :func:`prewrite`).
+        It is pre-written to the size of the last file stored (see
+        :func:`~storecore.storage.blobstore.prewrite`).
         """
         return _SpareFile(self, self.expect)
 

@@ -361,3 +361,28 @@ def test_recovery_does_not_map_a_derived_image_that_is_not_a_lossy_copy(
         assert row.transcode is None
         assert record.original_sop_instance_uid is not None
         assert archive.instance(record.original_sop_instance_uid) is None
+
+
+def test_a_prewritten_spool_smaller_than_the_last_is_transcoded_from_what_came(
+    tmp_path: Path,
+) -> None:
+    # the spool made while the association waits (ArchiveSink.prepare) holds
+    # zeros to the last spool's size; the codec must see only the data set
+    from storecore.dataset import read_file_meta
+    from storecore.storage.sink import StoreRequest
+
+    with _archive(tmp_path, store_transfer_syntax=RLE) as archive:
+        sink = archive.sink()
+        for n, (rows, columns) in enumerate(((64, 48), (16, 12))):
+            data, pixels = make_image(rows=rows, columns=columns, seed=n)
+            ds = pydicom.dcmread(io.BytesIO(data))
+            uid = str(ds.SOPInstanceUID)
+            handle = sink.prepare().begin(
+                StoreRequest(str(ds.SOPClassUID), uid, "1.2.840.10008.1.2.1", "A", "B", n + 1)
+            )
+            handle.write(memoryview(data)[read_file_meta(data).dataset_offset :])
+            assert handle.finish().status == 0x0000
+            stored = pydicom.dcmread(archive.path(uid))
+            assert stored.file_meta.TransferSyntaxUID == RLE
+            assert np.array_equal(stored.pixel_array, pixels[0])
+        assert archive.verify().ok
