@@ -829,6 +829,14 @@ class SQLiteIndex:
         return [_row_to_record(row) for row in rows]
 
     def instance(self, sop_instance_uid: str) -> InstanceRecord | None:
+        # a UID not stored yet is the ingest's usual question (the duplicate
+        # check of every commit): answered from the UID's index alone, without
+        # the joins and the record
+        probe = self._reader().execute(
+            "SELECT 1 FROM instances WHERE sop_instance_uid = ? LIMIT 1", (sop_instance_uid,)
+        )
+        if probe.fetchone() is None:
+            return None
         found = self._records(
             "WHERE i.sop_instance_uid = ? ORDER BY i.version DESC LIMIT 1", (sop_instance_uid,)
         )
