@@ -80,7 +80,7 @@ from storecore.ul import (
     ReleaseResponse,
     negotiate,
 )
-from storecore.ul.negotiation import VERIFICATION_SOP_CLASS
+from storecore.ul.negotiation import VERIFICATION_SOP_CLASS, operations_window
 
 if TYPE_CHECKING:
     from storecore.commitment import CommitmentResult
@@ -240,8 +240,7 @@ class StorageSCP:
         max_associations: int | None = None,
         async_operations: int = 16,
     ) -> None:
-        if not 1 <= async_operations <= 0xFFFF:
-            raise ValueError("async_operations must be 1-65535")
+        window = operations_window(async_operations)
         if max_associations is not None and max_associations < 1:
             raise ValueError("max_associations must be at least 1 (None: no cap)")
         unknown = {x for v in (peer_services or {}).values() for x in v} - set(SERVICES)
@@ -283,8 +282,7 @@ class StorageSCP:
             max_pdu_length=max_pdu_length,
             artim_timeout=self.timeouts.acse,
             roles=roles,
-            # performed one at a time (1), up to async_operations outstanding
-            asynchronous_operations_window=(async_operations, 1) if async_operations > 1 else None,
+            asynchronous_operations_window=window,
         )
         self.server = Server(self._handle, host, port, ssl_context=ssl_context)
         self.associations = 0

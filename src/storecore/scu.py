@@ -76,7 +76,7 @@ from storecore.ul import (
     ReleaseResponse,
     build_request,
 )
-from storecore.ul.negotiation import VERIFICATION_SOP_CLASS
+from storecore.ul.negotiation import VERIFICATION_SOP_CLASS, operations_window
 
 __all__ = ["StorageSCU", "StoreOutcome", "AssociationRejected"]
 
@@ -222,8 +222,7 @@ class StorageSCU:
         transfer_syntaxes: Sequence[str] = (),
         async_operations: int = 16,
     ) -> None:
-        if not 1 <= async_operations <= 0xFFFF:
-            raise ValueError("async_operations must be 1-65535")
+        self._window = operations_window(async_operations)
         self.async_operations = async_operations
         self.ssl_context = ssl_context
         self.transfer_syntaxes = tuple(transfer_syntaxes)
@@ -582,7 +581,7 @@ class StorageSCU:
         policy = Policy(
             ae_title=self.ae_title,
             max_pdu_length=self.max_pdu_length,
-            asynchronous_operations_window=(window, 1) if window > 1 else None,
+            asynchronous_operations_window=self._window,
         )
         try:
             sock = socket.create_connection((host, port), timeout=self.timeouts.network)

@@ -34,6 +34,7 @@ from storecore.ul.negotiation import (
     build_request,
     negotiate,
     negotiated_roles,
+    operations_window,
 )
 from storecore.ul.pdu import (
     A_ABORT,
@@ -129,6 +130,7 @@ __all__ = [
     "build_request",
     "accepted_contexts",
     "negotiated_roles",
+    "operations_window",
     "VERIFICATION_SOP_CLASS",
     "DEFAULT_TRANSFER_SYNTAXES",
     "IMPLEMENTATION_CLASS_UID",

@@ -68,6 +68,7 @@ __all__ = [
     "build_request",
     "accepted_contexts",
     "negotiated_roles",
+    "operations_window",
 ]
 
 VERIFICATION_SOP_CLASS: Final = "1.2.840.10008.1.1"
@@ -86,6 +87,22 @@ IMPLEMENTATION_VERSION_NAME: Final = "STORECORE_0.1.0"
 # requestor SCU, acceptor SCP. As (SCU role, SCP role) of the requestor.
 _DEFAULT_ROLES: Final = (True, False)
 _MAX_CONTEXTS: Final = 128  # odd IDs 1..255 (PS3.8 Section 9.3.2.2)
+
+
+def operations_window(operations: int) -> tuple[int, int] | None:
+    """The :attr:`Policy.asynchronous_operations_window` for `operations` outstanding.
+
+    Up to `operations` invoked, performed one at a time; None for 1, the
+    window both sides have when none is negotiated (PS3.7 Annex D.3.3.3).
+
+    Raises
+    ------
+    ValueError
+        `operations` outside 1-65535.
+    """
+    if not 1 <= operations <= 0xFFFF:
+        raise ValueError("async_operations must be 1-65535")
+    return (operations, 1) if operations > 1 else None
 
 
 def _default_contexts() -> Mapping[str, tuple[str, ...]]:
