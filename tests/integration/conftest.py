@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,6 +56,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_listening(port: int, proc: subprocess.Popen[Any], timeout: float = 20) -> None:
+    """Return once something accepts connections on loopback `port`.
+
+    Fails (AssertionError, with what `proc` printed) if `proc` exits first, or
+    when nothing listens after `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"exited ({proc.returncode}) before listening on {port}: {proc.communicate()}"
+            )
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing listens on {port} after {timeout:g} s") from None
+            time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def storescp(out: Path, ae_title: str = "STORESCP") -> Iterator[int]:
     """dcmtk's storescp writing into `out` on a free port, once it listens; yields the port."""
@@ -67,15 +89,7 @@ def storescp(out: Path, ae_title: str = "STORESCP") -> Iterator[int]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("dcmtk's storescp did not listen") from None
-                time.sleep(0.05)
+        wait_listening(port, proc, timeout=10)
         yield port
     finally:
         proc.terminate()

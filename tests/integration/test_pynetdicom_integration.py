@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -51,7 +50,7 @@ from storecore.transcode import TranscodePath
 
 from ..unit.storage.helpers import CT, write_instance
 from .conftest import STORESCU_PROPOSE as _PROPOSE
-from .conftest import corpus_files, dcmtk, dcmtk_env, free_port
+from .conftest import corpus_files, dcmtk, dcmtk_env, free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPLICIT, IMPLICIT = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
@@ -638,17 +637,6 @@ def _documented_example() -> str:
     return blocks[0]
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError("the example never listened")
-
-
 def test_the_documented_example_runs(tmp_path: Path) -> None:
     """Run exactly the python block of docs/pynetdicom.md (the README's example)."""
     script = tmp_path / "example.py"
@@ -676,7 +664,7 @@ def test_the_documented_example_runs(tmp_path: Path) -> None:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
-        _wait_for_port(port, proc)
+        wait_listening(port, proc, timeout=30)
         ct = next(f for f in corpus_files() if f.name == "CT_small.dcm")
         sent = subprocess.run(
             [

@@ -13,16 +13,13 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
 from pydicom.data import get_testdata_file
 
-from tests.integration.conftest import free_port
+from tests.integration.conftest import free_port, wait_listening
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 CT_SMALL = "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"
@@ -33,18 +30,6 @@ def tour_block(marker: str) -> str:
     m = re.search(rf"<!-- tour: {marker} -->\n```sh\n(.*?)```", text, re.S)
     assert m, f"README.md has no ```sh block after <!-- tour: {marker} -->"
     return m.group(1)
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "storecore serve exited at start"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"nothing listens on {port} after {timeout} s")
 
 
 def test_the_tour_runs_as_written(tmp_path: Path) -> None:
@@ -66,8 +51,8 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        wait_for_port(port, server)
-        wait_for_port(metrics, server)
+        wait_listening(port, server)
+        wait_listening(metrics, server)
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", steps], cwd=tmp_path, env=env,
             capture_output=True, text=True, timeout=180,
