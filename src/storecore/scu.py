@@ -222,7 +222,7 @@ class StorageSCU:
         transfer_syntaxes: Sequence[str] = (),
         async_operations: int = 16,
     ) -> None:
-        self._window = operations_window(async_operations)
+        operations_window(async_operations)  # refuses a count outside 1-65535
         self.async_operations = async_operations
         self.ssl_context = ssl_context
         self.transfer_syntaxes = tuple(transfer_syntaxes)
@@ -581,7 +581,7 @@ class StorageSCU:
         policy = Policy(
             ae_title=self.ae_title,
             max_pdu_length=self.max_pdu_length,
-            asynchronous_operations_window=self._window,
+            asynchronous_operations_window=operations_window(window),
         )
         try:
             sock = socket.create_connection((host, port), timeout=self.timeouts.network)

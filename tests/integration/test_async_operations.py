@@ -76,6 +76,32 @@ def test_storecore_at_both_ends_pipelines_up_to_the_granted_window(
     )
 
 
+def test_the_proposal_is_made_from_async_operations_when_associating(
+    tmp_path: Path,
+    files: list[Path],
+    windows: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # async_operations is a plain attribute: set after construction, it is what
+    # the next association proposes (and keeps outstanding)
+    proposed: list[object] = []
+    original = storecore.scu.build_request
+
+    def build_request(policy: Policy, *args: object, **kwargs: object) -> object:
+        proposed.append(policy.asynchronous_operations_window)
+        return original(policy, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storecore.scu, "build_request", build_request)
+    scu = StorageSCU()
+    scu.async_operations = 4
+    with StorageSCP(DirectorySink(tmp_path / "out"), host="127.0.0.1", port=0) as scp:
+        scp.start()
+        outcomes = scu.send(files[:8], *scp.address, "STORECORE")
+    assert proposed == [(4, 1)]
+    assert windows == [4]
+    assert [o.status for o in outcomes] == [0] * 8
+
+
 def test_a_peer_that_does_not_answer_the_proposal_gets_one_at_a_time(
     tmp_path: Path, files: list[Path], windows: list[int]
 ) -> None:
