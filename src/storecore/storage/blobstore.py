@@ -193,8 +193,8 @@ class Spool:
 
         From here on the file is what was written (validators may read it).
         """
-        if self.fd >= 0 and self.size < self.prewritten:
-            os.ftruncate(self.fd, self.size)
+        if self.fd >= 0 and self.prewritten:
+            cut_back(self.fd, self.prewritten)  # written with os.write: the position is the size
         self.prewritten = 0
 
     def close(self) -> None:
