@@ -582,6 +582,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def wait_listening(proc: subprocess.Popen[bytes], ports: list[int], timeout: float = 60) -> None:
+    """Return once every port of `ports` listens on this host (read off /proc: no
+    connection the receiver would see). RuntimeError if `proc` exits first, or
+    after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not all(_listening(p) for p in ports):
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited with {proc.returncode} before listening")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not listening on {ports} after {timeout:g} s")
+        time.sleep(0.02)
+
+
 def _tail(path: Path, n: int = 400) -> str:
     with contextlib.suppress(OSError):
         return path.read_text(errors="replace")[-n:].strip()
@@ -616,12 +629,13 @@ class ReceiverProcess:
         argv = receiver_argv(self.receiver, self.out, self.port, self.pdu, http_port=self.http_port)
         with open(self.log, "wb") as fh:
             self.proc = subprocess.Popen(argv, stdout=fh, stderr=fh, env=child_env())
-        deadline = time.monotonic() + 60
-        while not all(_listening(p) for p in ports):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{self.receiver} receiver did not listen: {_tail(self.log)}")
-            time.sleep(0.02)
+        try:
+            wait_listening(self.proc, ports)
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(
+                f"{self.receiver} receiver did not listen ({exc}): {_tail(self.log)}"
+            ) from None
         return self
 
     @property

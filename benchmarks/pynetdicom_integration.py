@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,7 +62,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _netcorpus import NetCorpus, build
-from _netpeers import STORESCU, child_env, cpu_seconds, free_port, receiver_argv
+from _netpeers import STORESCU, child_env, cpu_seconds, free_port, receiver_argv, wait_listening
 
 PDU = 131072
 AE_TITLE = "STORESCP"
@@ -135,18 +134,6 @@ def serve(out: Path, port: int, durability: str, chunked: bool) -> None:
 # ------------------------------------------------------------------ one measured transfer
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the receiver exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("the receiver never listened")
-
-
 def _receiver(name: str, out: Path, port: int) -> list[str]:
     if name == "pynetdicom-storescp":
         return receiver_argv("pynetdicom", out, port, PDU)
@@ -187,7 +174,7 @@ def transfer(name: str, corpus: NetCorpus, work: Path) -> Run:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
-        _wait_listening(port, proc)
+        wait_listening(proc, [port])
         time.sleep(0.2)  # past the import-time work of the receiver's threads
         cpu0 = cpu_seconds(proc.pid)
         t0 = time.perf_counter()
